@@ -1,0 +1,125 @@
+"""The ``mindgate`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import types
+import typing
+from collections.abc import Sequence
+from typing import Any
+
+# Offline by design: set before anything imports huggingface_hub. A user with a reachable hub
+# can opt in with HF_HUB_OFFLINE=0.
+for _name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
+    os.environ.setdefault(_name, "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from rich.console import Console  # noqa: E402
+
+from harness.errors import MindgateError  # noqa: E402
+from harness.run import EvalConfig  # noqa: E402
+
+_TUPLE_FIELDS = {"tasks": ",", "adapters": None}  # tasks: comma-separated; adapters: repeated flag
+
+
+def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """Every EvalConfig field becomes a flag, with the field's help text: one schema, two faces."""
+    hints = typing.get_type_hints(EvalConfig)
+    for f in dataclasses.fields(EvalConfig):
+        flag = "--" + f.name.replace("_", "-")
+        help_text = f.metadata.get("help", "")
+        if f.name == "adapters":
+            parser.add_argument("--adapter", dest="adapters", action="append", help=help_text)
+        elif f.name == "tasks":
+            parser.add_argument(flag, help=f"{help_text} (default: {','.join(f.default)})")
+        elif hints[f.name] is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        else:
+            parser.add_argument(flag, type=_scalar_type(hints[f.name]), help=f"{help_text} (default: {f.default})")
+
+
+def _scalar_type(hint: Any) -> Any:
+    if isinstance(hint, types.UnionType):
+        hint = next(arg for arg in typing.get_args(hint) if arg is not type(None))
+    return hint
+
+
+def config_from_args(args: argparse.Namespace) -> EvalConfig:
+    overrides: dict[str, Any] = {}
+    for f in dataclasses.fields(EvalConfig):
+        value = getattr(args, f.name, None)
+        if value is None:
+            continue
+        if f.name == "tasks":
+            value = tuple(name.strip() for name in value.split(",") if name.strip())
+        elif f.name == "adapters":
+            value = tuple(value)
+        overrides[f.name] = value
+    return EvalConfig(**overrides)
+
+
+def _cmd_eval(args: argparse.Namespace, console: Console) -> int:
+    from harness.run import evaluate
+
+    evaluate(config_from_args(args), console=console)
+    return 0
+
+
+def _cmd_tasks(args: argparse.Namespace, console: Console) -> int:
+    from harness.run import project_tasks
+
+    for name in project_tasks():
+        print(name)
+    return 0
+
+
+def _cmd_model(args: argparse.Namespace, console: Console) -> int:
+    from harness.models import resolve_model
+
+    model = resolve_model(args.model)
+    print(f"{model.path}\t{model.content_hash}\t{model.source}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mindgate", description="Evaluate and gate mental-health language models and their LoRA adapters."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    eval_parser = commands.add_parser("eval", help="run the benchmark suite (or chosen tasks) on a model")
+    _add_config_arguments(eval_parser)
+    eval_parser.set_defaults(handler=_cmd_eval)
+    tasks_parser = commands.add_parser("tasks", help="list the project's tasks and groups")
+    tasks_parser.set_defaults(handler=_cmd_tasks)
+    model_parser = commands.add_parser("model", help="materialise/verify a model and print its path and hash")
+    model_parser.add_argument("model", nargs="?", default="smollm2-135m-instruct")
+    model_parser.set_defaults(handler=_cmd_model)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    console = Console(stderr=True)
+    _quiet_library_logs()
+    try:
+        return int(args.handler(args, console))
+    except MindgateError as error:
+        console.print(f"[bold red]error:[/bold red] {error}", highlight=False)
+        return error.exit_code
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/yellow]: finished requests are kept in the request cache")
+        return 130
+
+
+def _quiet_library_logs() -> None:
+    import logging
+
+    for name in ("lm_eval", "lm-eval", "datasets", "transformers"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

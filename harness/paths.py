@@ -1,0 +1,28 @@
+"""Where things live: the project's folders and the user's cache."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = PACKAGE_DIR.parent
+TASKS_DIR = PROJECT_DIR / "tasks"
+RUBRICS_DIR = PROJECT_DIR / "rubrics"
+REPORTS_DIR = PROJECT_DIR / "reports"
+
+
+def mindgate_home() -> Path:
+    """The cache root: ``$MINDGATE_HOME``, else ``$XDG_CACHE_HOME/mindgate``, else ``~/.cache/mindgate``."""
+    explicit = os.environ.get("MINDGATE_HOME")
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return (base / "mindgate").resolve()
+
+
+def runs_dir() -> Path:
+    """Run records: ``$MINDGATE_RUNS_DIR`` or ``reports/runs`` in the project."""
+    explicit = os.environ.get("MINDGATE_RUNS_DIR")
+    return Path(explicit).expanduser().resolve() if explicit else REPORTS_DIR / "runs"

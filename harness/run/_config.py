@@ -1,0 +1,42 @@
+"""The configuration of one evaluation: one typed dataclass, also the CLI's schema."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from harness.models import DEFAULT_MODEL_NAME
+
+DEFAULT_SUITE = "mh_suite"
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    model: str = field(
+        default=DEFAULT_MODEL_NAME,
+        metadata={"help": f"bundled {DEFAULT_MODEL_NAME!r}, a local Hugging Face directory, or a hub id"},
+    )
+    adapters: tuple[str, ...] = field(
+        default=(), metadata={"help": "LoRA adapter directory (PATH or NAME=PATH); repeat for several"}
+    )
+    tasks: tuple[str, ...] = field(
+        default=(DEFAULT_SUITE,), metadata={"help": "task or group names (comma-separated)"}
+    )
+    backend: str = field(default="hf", metadata={"help": "hf (transformers + peft)"})
+    limit: int | None = field(default=None, metadata={"help": "evaluate only the first N items of each task"})
+    batch_size: int = field(default=16, metadata={"help": "requests per forward pass"})
+    num_fewshot: int | None = field(default=None, metadata={"help": "few-shot examples (task default: 0)"})
+    apply_chat_template: bool = field(default=True, metadata={"help": "wrap prompts in the model's chat template"})
+    dtype: str = field(default="float32", metadata={"help": "weights dtype for the hf backend"})
+    device: str = field(default="cpu", metadata={"help": "torch device for the hf backend"})
+    seed: int = field(default=1234, metadata={"help": "seed for lm-eval, numpy, torch and bootstrap intervals"})
+    use_cache: bool = field(
+        default=True,
+        metadata={"help": "keep finished requests on disk so an interrupted run resumes (keyed by model+adapter hash)"},
+    )
+
+    def as_record(self) -> dict[str, Any]:
+        record = asdict(self)
+        record["adapters"] = list(self.adapters)
+        record["tasks"] = list(self.tasks)
+        return record

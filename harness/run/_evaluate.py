@@ -1,0 +1,116 @@
+"""One evaluation, stage by stage: resolve -> check -> run lm-eval -> summarise -> store."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from harness.errors import MindgateError
+from harness.models import (
+    ResolvedAdapter,
+    ResolvedModel,
+    check_adapter_fits,
+    resolve_adapter,
+    resolve_model,
+)
+from harness.paths import runs_dir
+from harness.run import _record
+from harness.run._config import EvalConfig
+from harness.run._display import print_run
+from harness.run._lmeval import run_lm_eval
+from harness.run._tasks import task_manager
+
+SUPPORTED_BACKENDS = ("hf",)
+
+
+def evaluate(config: EvalConfig, console: Console | None = None, runs_root: Path | None = None) -> list[Path]:
+    """Evaluate the base model (no adapter) or each adapter in turn; return the run directories."""
+    console = console or Console(stderr=True)
+    if config.backend not in SUPPORTED_BACKENDS:
+        raise MindgateError(f"--backend {config.backend!r} is not available; choose one of {', '.join(SUPPORTED_BACKENDS)}")
+    # Everything that can be checked cheaply is checked before the slow model load.
+    with console.status("resolving tasks"):
+        manager = task_manager(config.tasks)
+    with console.status(f"resolving model {config.model}"):
+        model = resolve_model(config.model)
+    adapters = [resolve_adapter(spec) for spec in config.adapters]
+    for adapter in adapters:
+        check_adapter_fits(adapter, model.path)
+    run_dirs = []
+    for adapter in adapters or [None]:
+        single = replace(config, adapters=(f"{adapter.name}={adapter.path}",) if adapter else ())
+        run_dirs.append(_evaluate_one(single, model, adapter, manager, console, runs_root or runs_dir()))
+    return run_dirs
+
+
+def _evaluate_one(
+    config: EvalConfig,
+    model: ResolvedModel,
+    adapter: ResolvedAdapter | None,
+    manager: Any,
+    console: Console,
+    runs_root: Path,
+) -> Path:
+    run_id = _record.new_run_id(model.name, adapter.name if adapter else None)
+    console.print(f"[bold]mindgate[/bold] run {run_id}: {model.name}" + (f" + {adapter.name}" if adapter else ""))
+    started_at = time.time()
+    started = time.monotonic()
+    raw = run_lm_eval(config, model, adapter, manager)
+    wall = time.monotonic() - started
+    samples: dict[str, list[dict[str, Any]]] = raw.pop("samples")
+    record = _build_record(run_id, config, model, adapter, raw, samples, started_at, wall)
+    run_dir = _record.write_run(runs_root, run_id, record, samples)
+    print_run(console, record, run_dir)
+    return run_dir
+
+
+def _build_record(
+    run_id: str,
+    config: EvalConfig,
+    model: ResolvedModel,
+    adapter: ResolvedAdapter | None,
+    raw: dict[str, Any],
+    samples: dict[str, list[dict[str, Any]]],
+    started_at: float,
+    wall: float,
+) -> dict[str, Any]:
+    group_subtasks = raw.get("group_subtasks", {})
+    return {
+        "schema_version": _record.SCHEMA_VERSION,
+        "run_id": run_id,
+        "status": "completed",
+        "started_at_unix": started_at,
+        "wall_time_s": wall,
+        "config": config.as_record(),
+        "backend": config.backend,
+        "model": {
+            "spec": model.spec, "name": model.name, "path": str(model.path),
+            "content_hash": model.content_hash, "source": model.source,
+        },
+        "adapter": None if adapter is None else {
+            "name": adapter.name, "path": str(adapter.path), "content_hash": adapter.content_hash,
+            "declared_base": adapter.declared_base, "rank": adapter.rank,
+        },
+        "tasks": {
+            task: {
+                "version": raw.get("versions", {}).get(task),
+                "n_original": raw.get("n-samples", {}).get(task, {}).get("original"),
+                "n_evaluated": len(rows),
+                "items_hash": _record.items_hash(rows),
+                "config_hash": _record.config_hash(raw.get("configs", {}).get(task, {})),
+                "n_shot": raw.get("n-shot", {}).get(task),
+            }
+            for task, rows in samples.items()
+        },
+        "metrics": _record.leaf_metrics(samples, config.seed),
+        "group_metrics": _record.group_metrics(samples, group_subtasks, config.seed),
+        "lm_eval": {key: raw.get(key) for key in (
+            "results", "groups", "group_subtasks", "versions", "n-shot", "higher_is_better", "n-samples", "configs",
+            "config", "lm_eval_version", "transformers_version", "max_length",
+        )},
+        "environment": _record.environment(),
+    }

@@ -1,0 +1,70 @@
+"""The one place that calls lm-eval."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+from pathlib import Path
+from typing import Any
+
+from harness.models import ResolvedAdapter, ResolvedModel
+from harness.paths import mindgate_home
+from harness.run._config import EvalConfig
+
+
+def request_cache_path(config: EvalConfig, model: ResolvedModel, adapter: ResolvedAdapter | None) -> Path:
+    """lm-eval keys cached requests by prompt only, so the file itself must pin down everything
+    else that determines an answer: backend, weights, adapter, dtype and library versions."""
+    identity = "\n".join(
+        [
+            config.backend,
+            model.content_hash,
+            adapter.content_hash if adapter else "no-adapter",
+            config.dtype,
+            str(config.apply_chat_template),
+            importlib.metadata.version("lm_eval"),
+            importlib.metadata.version("transformers"),
+            importlib.metadata.version("torch"),
+        ]
+    )
+    key = hashlib.sha256(identity.encode()).hexdigest()[:24]
+    return mindgate_home() / "request-cache" / key
+
+
+def run_lm_eval(
+    config: EvalConfig,
+    model: ResolvedModel,
+    adapter: ResolvedAdapter | None,
+    task_manager: Any,
+) -> dict[str, Any]:
+    from lm_eval import simple_evaluate
+
+    model_args: dict[str, Any] = {"pretrained": str(model.path), "dtype": config.dtype}
+    if adapter is not None:
+        model_args["peft"] = str(adapter.path)
+    cache: str | None = None
+    if config.use_cache:
+        cache_path = request_cache_path(config, model, adapter)
+        cache_path.parent.mkdir(parents=True, exist_ok=True)
+        cache = str(cache_path)
+    results = simple_evaluate(
+        model="hf",
+        model_args=model_args,
+        tasks=list(config.tasks),
+        num_fewshot=config.num_fewshot,
+        batch_size=config.batch_size,
+        device=config.device,
+        use_cache=cache,
+        limit=config.limit,
+        log_samples=True,
+        apply_chat_template=config.apply_chat_template,
+        task_manager=task_manager,
+        random_seed=config.seed,
+        numpy_random_seed=config.seed,
+        torch_random_seed=config.seed,
+        fewshot_random_seed=config.seed,
+        bootstrap_iters=0,  # intervals come from harness.stats on the per-sample records
+    )
+    if results is None:  # only on non-zero ranks of a distributed run
+        raise RuntimeError("lm-eval returned no results on this process")
+    return dict(results)

