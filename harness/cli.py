@@ -34,7 +34,7 @@ def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
         if f.name == "adapters":
             parser.add_argument("--adapter", dest="adapters", action="append", help=help_text)
         elif f.name == "tasks":
-            parser.add_argument(flag, help=f"{help_text} (default: {','.join(f.default)})")
+            parser.add_argument(flag, help=f"{help_text} (default: {','.join(EvalConfig().tasks)})")
         elif hints[f.name] is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         else:

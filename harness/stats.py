@@ -20,7 +20,13 @@ class Estimate:
     method: str
 
     def as_record(self) -> dict[str, float | int | str]:
-        return {"value": self.value, "n": self.n, "ci_low": self.ci_low, "ci_high": self.ci_high, "ci_method": self.method}
+        return {
+            "value": self.value,
+            "n": self.n,
+            "ci_low": self.ci_low,
+            "ci_high": self.ci_high,
+            "ci_method": self.method,
+        }
 
 
 def wilson_interval(successes: float, n: int, z: float = Z_95) -> tuple[float, float]:

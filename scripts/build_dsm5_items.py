@@ -43,8 +43,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out_dir.mkdir(parents=True, exist_ok=True)
     items_path = args.out_dir / "items.jsonl"
     items_path.write_bytes(items_jsonl(items))
-    source = source_markdown(items, args.criteria_dir, args.seed, args.cases_per_disorder,
-                             _sha256(items_path.read_bytes()))
+    source = source_markdown(
+        items, args.criteria_dir, args.seed, args.cases_per_disorder, _sha256(items_path.read_bytes())
+    )
     (args.out_dir / "SOURCE.md").write_text(source, encoding="utf-8")
     print(f"wrote {len(items)} items for {len(criteria)} disorders to {items_path}")
     return 0
@@ -55,8 +56,9 @@ def items_jsonl(items: Sequence[Item]) -> bytes:
     return "".join(line + "\n" for line in lines).encode("utf-8")
 
 
-def source_markdown(items: Sequence[Item], criteria_dir: Path, seed: int,
-                    cases_per_disorder: int, items_sha256: str) -> str:
+def source_markdown(
+    items: Sequence[Item], criteria_dir: Path, seed: int, cases_per_disorder: int, items_sha256: str
+) -> str:
     variants = Counter(item.variant for item in items)
     kinds = Counter(item.negative_kind for item in items if item.negative_kind is not None)
     per_disorder = Counter(item.disorder_id for item in items)
@@ -71,8 +73,7 @@ def source_markdown(items: Sequence[Item], criteria_dir: Path, seed: int,
         f"- generator: `harness.dsm5` version {GENERATOR_VERSION}",
         f"- seed: {seed}",
         f"- cases per disorder: {cases_per_disorder}",
-        f"- command: `python scripts/build_dsm5_items.py --seed {seed} "
-        f"--cases-per-disorder {cases_per_disorder}`",
+        f"- command: `python scripts/build_dsm5_items.py --seed {seed} --cases-per-disorder {cases_per_disorder}`",
         f"- items: {len(items)} ({', '.join(f'{k} {v}' for k, v in sorted(variants.items()))})",
         f"- negatives by kind: {', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))}",
         f"- items.jsonl sha256: `{items_sha256}`",
@@ -87,8 +88,7 @@ def source_markdown(items: Sequence[Item], criteria_dir: Path, seed: int,
         "",
         "| file | sha256 |",
         "|---|---|",
-        *(f"| {path.name} | `{_sha256(path.read_bytes())}` |"
-          for path in sorted(criteria_dir.glob("*.yaml"))),
+        *(f"| {path.name} | `{_sha256(path.read_bytes())}` |" for path in sorted(criteria_dir.glob("*.yaml"))),
         "",
     ]
     return "\n".join(lines)
@@ -101,12 +101,16 @@ def _sha256(data: bytes) -> str:
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="generator seed")
-    parser.add_argument("--cases-per-disorder", type=int, default=DEFAULT_CASES_PER_DISORDER,
-                        help="positive cases drawn per disorder (each yields several items)")
-    parser.add_argument("--criteria-dir", type=Path, default=default_criteria_dir(),
-                        help="folder of criteria YAML files")
-    parser.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR,
-                        help="folder for items.jsonl and SOURCE.md")
+    parser.add_argument(
+        "--cases-per-disorder",
+        type=int,
+        default=DEFAULT_CASES_PER_DISORDER,
+        help="positive cases drawn per disorder (each yields several items)",
+    )
+    parser.add_argument(
+        "--criteria-dir", type=Path, default=default_criteria_dir(), help="folder of criteria YAML files"
+    )
+    parser.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR, help="folder for items.jsonl and SOURCE.md")
     return parser.parse_args(argv)
 
 

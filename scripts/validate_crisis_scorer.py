@@ -76,9 +76,7 @@ def load_rows(path: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
-def predict(
-    rows: Iterable[dict[str, Any]], scorer: CrisisScorer, neutralise: bool = False
-) -> list[Prediction]:
+def predict(rows: Iterable[dict[str, Any]], scorer: CrisisScorer, neutralise: bool = False) -> list[Prediction]:
     predictions = []
     for row in rows:
         reply = neutralise_placeholders(row["reply"]) if neutralise else row["reply"]
@@ -87,9 +85,7 @@ def predict(
     return predictions
 
 
-def count(
-    preds: Sequence[Prediction], gold: Callable[[dict], bool], pred: Callable[[Prediction], bool]
-) -> Counts:
+def count(preds: Sequence[Prediction], gold: Callable[[dict], bool], pred: Callable[[Prediction], bool]) -> Counts:
     tp = sum(1 for p in preds if gold(p.row) and pred(p))
     fp = sum(1 for p in preds if not gold(p.row) and pred(p))
     fn = sum(1 for p in preds if gold(p.row) and not pred(p))
@@ -118,9 +114,7 @@ def table_row(name: str, c: Counts) -> str:
     return f"| {name} | {c.n} | {c.tp + c.fn} | {precision} | {recall_text(c)} | {f1(c)} |"
 
 
-HEADER = (
-    "| measure | n | gold positives | precision [95% CI] | recall [95% CI] | F1 |\n|---|---|---|---|---|---|"
-)
+HEADER = "| measure | n | gold positives | precision [95% CI] | recall [95% CI] | F1 |\n|---|---|---|---|---|---|"
 
 
 def item_applies(item: str, tier: str) -> bool:
@@ -142,9 +136,7 @@ def predicted_item(item: str) -> Callable[[Prediction], bool]:
 
 def section(title: str, preds: Sequence[Prediction]) -> str:
     lines = [f"### {title}", "", HEADER]
-    lines.append(
-        table_row("verdict (unsafe)", count(preds, lambda r: r["verdict"] == "unsafe", lambda p: p.unsafe))
-    )
+    lines.append(table_row("verdict (unsafe)", count(preds, lambda r: r["verdict"] == "unsafe", lambda p: p.unsafe)))
     for item in ITEMS:
         subset = [p for p in preds if item_applies(item, p.row["tier"])]
         lines.append(table_row(item, count(subset, gold_item(item), predicted_item(item))))
@@ -228,9 +220,7 @@ def build_report(rows: list[dict[str, Any]], scorer: CrisisScorer) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--split", choices=("all", "tune", "heldout"), default="all")
     parser.add_argument("--report", type=Path, default=REPORT, help="markdown output (only with --split all)")
     args = parser.parse_args(argv)

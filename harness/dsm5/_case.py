@@ -39,11 +39,9 @@ class Case:
             "present": sorted(self.present),
             "age": self.age,
             "duration": None if self.duration is None else str(self.duration),
-            "group_durations": {key: str(value) for key, value
-                                in sorted(self.group_durations.items())},
+            "group_durations": {key: str(value) for key, value in sorted(self.group_durations.items())},
             "onset_age": self.onset_age,
-            "onset_after_event": (None if self.onset_after_event is None
-                                  else str(self.onset_after_event)),
+            "onset_after_event": (None if self.onset_after_event is None else str(self.onset_after_event)),
             "episodes_per_week": self.episodes_per_week,
             "impairment": self.impairment,
             "exclusions_present": sorted(self.exclusions_present),
@@ -58,8 +56,9 @@ class Case:
             present=frozenset(record["present"]),
             age=int(record["age"]),
             duration=_duration_or_none(record.get("duration")),
-            group_durations={key: parse_duration_text(value)
-                             for key, value in record.get("group_durations", {}).items()},
+            group_durations={
+                key: parse_duration_text(value) for key, value in record.get("group_durations", {}).items()
+            },
             onset_age=record.get("onset_age"),
             onset_after_event=_duration_or_none(record.get("onset_after_event")),
             episodes_per_week=record.get("episodes_per_week"),

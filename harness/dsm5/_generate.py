@@ -32,8 +32,7 @@ GENERATOR_VERSION = "1.0.0"
 DEFAULT_SEED = 1729
 DEFAULT_CASES_PER_DISORDER = 5
 NONE_LABEL = "none"
-VARIANTS: tuple[str, ...] = ("positive", "invariance", "threshold_positive",
-                             "minimal_pair_negative")
+VARIANTS: tuple[str, ...] = ("positive", "invariance", "threshold_positive", "minimal_pair_negative")
 
 
 @dataclass(frozen=True)
@@ -83,8 +82,9 @@ class Item:
         }
 
 
-def generate_items(criteria: Mapping[str, Disorder], seed: int = DEFAULT_SEED,
-                   cases_per_disorder: int = DEFAULT_CASES_PER_DISORDER) -> list[Item]:
+def generate_items(
+    criteria: Mapping[str, Disorder], seed: int = DEFAULT_SEED, cases_per_disorder: int = DEFAULT_CASES_PER_DISORDER
+) -> list[Item]:
     """All items for every disorder in ``criteria``, in a stable order."""
     if cases_per_disorder < 1:
         raise ValueError(f"cases_per_disorder is {cases_per_disorder}: use 1 or more")
@@ -103,9 +103,17 @@ class _Factory:
     case_id: str
     seed: int
 
-    def make(self, case: Case, surface: Surface, suffix: str, variant: str, *,
-             pair_ids: tuple[str, ...] = (), negative: Negative | None = None,
-             invariance_change: str | None = None) -> Item:
+    def make(
+        self,
+        case: Case,
+        surface: Surface,
+        suffix: str,
+        variant: str,
+        *,
+        pair_ids: tuple[str, ...] = (),
+        negative: Negative | None = None,
+        invariance_change: str | None = None,
+    ) -> Item:
         grouped = variant in ("positive", "invariance")
         return Item(
             item_id=f"{self.case_id}-{suffix}",
@@ -136,9 +144,17 @@ def _items_for_case(disorder: Disorder, index: int, seed: int) -> list[Item]:
 
     negatives = other_negatives(disorder, case, rng)
     anchor_pairs = [f"{factory.case_id}:{negative.key}" for negative in negatives]
-    negative_items = [factory.make(n.case, surface, f"negative-{n.key}", "minimal_pair_negative",
-                                   pair_ids=(f"{factory.case_id}:{n.key}",), negative=n)
-                      for n in negatives]
+    negative_items = [
+        factory.make(
+            n.case,
+            surface,
+            f"negative-{n.key}",
+            "minimal_pair_negative",
+            pair_ids=(f"{factory.case_id}:{n.key}",),
+            negative=n,
+        )
+        for n in negatives
+    ]
 
     threshold_items: list[Item] = []
     trimmed = threshold_version(disorder, case, rng)
@@ -150,19 +166,33 @@ def _items_for_case(disorder: Disorder, index: int, seed: int) -> list[Item]:
             if threshold_case == case:
                 anchor_pairs.insert(0, pair_id)
             else:
-                threshold_items.append(factory.make(threshold_case, surface, "threshold-positive",
-                                                    "threshold_positive", pair_ids=(pair_id,)))
-            negative_items.insert(0, factory.make(below.case, surface, f"negative-{below.key}",
-                                                  "minimal_pair_negative", pair_ids=(pair_id,),
-                                                  negative=below))
+                threshold_items.append(
+                    factory.make(
+                        threshold_case, surface, "threshold-positive", "threshold_positive", pair_ids=(pair_id,)
+                    )
+                )
+            negative_items.insert(
+                0,
+                factory.make(
+                    below.case,
+                    surface,
+                    f"negative-{below.key}",
+                    "minimal_pair_negative",
+                    pair_ids=(pair_id,),
+                    negative=below,
+                ),
+            )
 
     positive = factory.make(case, surface, "positive", "positive", pair_ids=tuple(anchor_pairs))
-    new_age = rng.choice([a for a in range(disorder.age_range[0], disorder.age_range[1] + 1)
-                          if a != case.age])
-    demographics = factory.make(with_age(disorder, case, new_age),
-                                vary_demographics(surface, rng, new_age),
-                                "invariance-demographics", "invariance",
-                                invariance_change="demographics")
-    wording = factory.make(case, vary_wording(surface, rng), "invariance-wording", "invariance",
-                           invariance_change="wording")
+    new_age = rng.choice([a for a in range(disorder.age_range[0], disorder.age_range[1] + 1) if a != case.age])
+    demographics = factory.make(
+        with_age(disorder, case, new_age),
+        vary_demographics(surface, rng, new_age),
+        "invariance-demographics",
+        "invariance",
+        invariance_change="demographics",
+    )
+    wording = factory.make(
+        case, vary_wording(surface, rng), "invariance-wording", "invariance", invariance_change="wording"
+    )
     return [positive, demographics, wording, *threshold_items, *negative_items]

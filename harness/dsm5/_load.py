@@ -30,8 +30,16 @@ from harness.dsm5._schema import (
 from harness.dsm5._validate import validate_disorder
 from harness.paths import RUBRICS_DIR
 
-_UNITS = {"day": "day", "days": "day", "week": "week", "weeks": "week", "month": "month",
-          "months": "month", "year": "year", "years": "year"}
+_UNITS = {
+    "day": "day",
+    "days": "day",
+    "week": "week",
+    "weeks": "week",
+    "month": "month",
+    "months": "month",
+    "year": "year",
+    "years": "year",
+}
 _DURATION_TEXT = re.compile(r"^(\d+) ([a-z]+)$")
 
 
@@ -45,8 +53,12 @@ def load_criteria(directory: Path | None = None) -> dict[str, Disorder]:
     folder = directory if directory is not None else default_criteria_dir()
     paths = sorted(folder.glob("*.yaml"))
     if not paths:
-        raise CriteriaError(str(folder), "<directory>", "no *.yaml criteria files found",
-                            "point to the folder holding one YAML file per disorder")
+        raise CriteriaError(
+            str(folder),
+            "<directory>",
+            "no *.yaml criteria files found",
+            "point to the folder holding one YAML file per disorder",
+        )
     return {disorder.id: disorder for disorder in (load_disorder(path) for path in paths)}
 
 
@@ -56,22 +68,43 @@ def load_disorder(path: Path) -> Disorder:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise CriteriaError(file, "<document>", f"not valid YAML ({exc})",
-                            "fix the YAML syntax") from exc
+        raise CriteriaError(file, "<document>", f"not valid YAML ({exc})", "fix the YAML syntax") from exc
     if not isinstance(data, Mapping):
-        raise CriteriaError(file, "<document>", "top level is not a mapping",
-                            "write the disorder as a mapping of fields (id, name, items, ...)")
+        raise CriteriaError(
+            file,
+            "<document>",
+            "top level is not a mapping",
+            "write the disorder as a mapping of fields (id, name, items, ...)",
+        )
     disorder = _build_disorder(_Fields(file, "", data, _DISORDER_KEYS))
     if disorder.id != path.stem:
-        raise CriteriaError(file, "id", f"id '{disorder.id}' differs from the file name",
-                            f"rename the file to '{disorder.id}.yaml' or change the id")
+        raise CriteriaError(
+            file,
+            "id",
+            f"id '{disorder.id}' differs from the file name",
+            f"rename the file to '{disorder.id}.yaml' or change the id",
+        )
     validate_disorder(disorder)
     return disorder
 
 
-_DISORDER_KEYS = {"id", "name", "section", "icd10cm", "icd10cm_note", "age_range", "notes",
-                  "items", "groups", "threshold_group", "duration", "onset", "frequency",
-                  "impairment", "exclusions"}
+_DISORDER_KEYS = {
+    "id",
+    "name",
+    "section",
+    "icd10cm",
+    "icd10cm_note",
+    "age_range",
+    "notes",
+    "items",
+    "groups",
+    "threshold_group",
+    "duration",
+    "onset",
+    "frequency",
+    "impairment",
+    "exclusions",
+}
 
 
 class _Fields:
@@ -81,13 +114,13 @@ class _Fields:
         self.file = file
         self.path = path
         if not isinstance(data, Mapping):
-            raise CriteriaError(file, path or "<document>", "expected a mapping",
-                                "write this entry as 'key: value' lines")
+            raise CriteriaError(
+                file, path or "<document>", "expected a mapping", "write this entry as 'key: value' lines"
+            )
         self.data: Mapping[str, Any] = data
         unknown = sorted(str(key) for key in data if key not in allowed)
         if unknown:
-            raise CriteriaError(file, self.name(unknown[0]), "unknown field",
-                                f"use only: {', '.join(sorted(allowed))}")
+            raise CriteriaError(file, self.name(unknown[0]), "unknown field", f"use only: {', '.join(sorted(allowed))}")
 
     def name(self, key: str) -> str:
         return f"{self.path}.{key}" if self.path else key
@@ -141,8 +174,7 @@ class _Fields:
             return []
         if not isinstance(value, list) or (required and not value):
             raise self.error(key, "missing or not a non-empty list", "give a list of entries")
-        return [_Fields(self.file, f"{self.name(key)}[{index}]", entry, allowed)
-                for index, entry in enumerate(value)]
+        return [_Fields(self.file, f"{self.name(key)}[{index}]", entry, allowed) for index, entry in enumerate(value)]
 
     def child(self, key: str, allowed: set[str]) -> _Fields | None:
         return _Fields(self.file, self.name(key), self.data[key], allowed) if self.has(key) else None
@@ -165,8 +197,11 @@ class _Fields:
         if not self.has(key):
             return None
         value = self.data[key]
-        if (not isinstance(value, list) or len(value) != 2
-                or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+        if (
+            not isinstance(value, list)
+            or len(value) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        ):
             raise self.error(key, "expected a list of two whole numbers", "write e.g. [18, 65]")
         return (value[0], value[1])
 
@@ -177,8 +212,7 @@ def _parse_duration(value: Any, error: Any, key: str) -> Duration:
         raise error(key, f"duration {value!r} is not '<number> <unit>'", "write e.g. '2 weeks'")
     unit = _UNITS.get(match.group(2))
     if unit is None:
-        raise error(key, f"unknown duration unit '{match.group(2)}'",
-                    "use days, weeks, months or years")
+        raise error(key, f"unknown duration unit '{match.group(2)}'", "use days, weeks, months or years")
     return Duration(int(match.group(1)), unit)
 
 
@@ -203,29 +237,44 @@ def _build_disorder(fields: _Fields) -> Disorder:
         onset=_build_onset(fields.child("onset", _ONSET_KEYS)),
         frequency=_build_frequency(fields.child("frequency", _FREQUENCY_KEYS)),
         impairment=_build_impairment(fields.child("impairment", _IMPAIRMENT_KEYS), fields),
-        exclusions=tuple(_build_exclusion(entry) for entry
-                         in fields.children("exclusions", _EXCLUSION_KEYS, required=False)),
+        exclusions=tuple(
+            _build_exclusion(entry) for entry in fields.children("exclusions", _EXCLUSION_KEYS, required=False)
+        ),
         source_file=fields.file,
     )
 
 
 _ITEM_KEYS = {"id", "text", "source", "lay", "absent_lay"}
-_GROUP_KEYS = {"id", "label", "items", "min_count", "source", "required_any", "alternative_set",
-               "age_threshold", "raised_threshold", "duration", "max_present", "keep_order",
-               "intro"}
-_DURATION_KEYS = {"min", "max", "min_exclusive", "flexible", "typical", "too_short", "source",
-                  "lay"}
-_ONSET_KEYS = {"before_age", "typical_onset_age", "within_after_event", "typical_delay",
-               "source", "lay"}
+_GROUP_KEYS = {
+    "id",
+    "label",
+    "items",
+    "min_count",
+    "source",
+    "required_any",
+    "alternative_set",
+    "age_threshold",
+    "raised_threshold",
+    "duration",
+    "max_present",
+    "keep_order",
+    "intro",
+}
+_DURATION_KEYS = {"min", "max", "min_exclusive", "flexible", "typical", "too_short", "source", "lay"}
+_ONSET_KEYS = {"before_age", "typical_onset_age", "within_after_event", "typical_delay", "source", "lay"}
 _FREQUENCY_KEYS = {"min_per_week", "typical", "source", "lay"}
 _IMPAIRMENT_KEYS = {"required", "source", "lay"}
 _EXCLUSION_KEYS = {"id", "kind", "text", "source", "lay"}
 
 
 def _build_item(fields: _Fields) -> SymptomItem:
-    return SymptomItem(id=fields.text("id"), text=fields.text("text"),
-                       source=fields.text("source"), lay=fields.texts("lay"),
-                       absent_lay=fields.texts("absent_lay", required=False))
+    return SymptomItem(
+        id=fields.text("id"),
+        text=fields.text("text"),
+        source=fields.text("source"),
+        lay=fields.texts("lay"),
+        absent_lay=fields.texts("absent_lay", required=False),
+    )
 
 
 def _build_group(fields: _Fields) -> SymptomGroup:
@@ -239,10 +288,10 @@ def _build_group(fields: _Fields) -> SymptomGroup:
         source=fields.text("source"),
         required_any=fields.texts("required_any", required=False),
         alternative_set=fields.opt_text("alternative_set") or None,
-        age_threshold=None if age is None else AgeThreshold(age.integer("from_age"),
-                                                            age.integer("min_count")),
-        raised_threshold=None if raised is None else RaisedThreshold(
-            raised.integer("min_count"), raised.texts("unless_present")),
+        age_threshold=None if age is None else AgeThreshold(age.integer("from_age"), age.integer("min_count")),
+        raised_threshold=None
+        if raised is None
+        else RaisedThreshold(raised.integer("min_count"), raised.texts("unless_present")),
         duration=_build_duration(fields.child("duration", _DURATION_KEYS)),
         max_present=fields.integer("max_present") if fields.has("max_present") else None,
         keep_order=fields.flag("keep_order", False),
@@ -284,20 +333,29 @@ def _build_frequency(fields: _Fields | None) -> FrequencyRule | None:
     typical = fields.int_range("typical")
     if typical is None:
         raise fields.error("typical", "missing", "give the vignette range, e.g. [1, 5]")
-    return FrequencyRule(min_per_week=fields.number("min_per_week"), typical=typical,
-                         source=fields.text("source"), lay=fields.texts("lay"))
+    return FrequencyRule(
+        min_per_week=fields.number("min_per_week"),
+        typical=typical,
+        source=fields.text("source"),
+        lay=fields.texts("lay"),
+    )
 
 
 def _build_impairment(fields: _Fields | None, parent: _Fields) -> ImpairmentRule:
     if fields is None or "required" not in fields.data:
-        raise parent.error("impairment.required", "missing",
-                           "state 'required: true' (with source and lay) or 'required: false'")
+        raise parent.error(
+            "impairment.required", "missing", "state 'required: true' (with source and lay) or 'required: false'"
+        )
     if not fields.flag("required", False):
-        return ImpairmentRule(required=False, source=fields.opt_text("source"),
-                              lay=fields.texts("lay", required=False))
+        return ImpairmentRule(required=False, source=fields.opt_text("source"), lay=fields.texts("lay", required=False))
     return ImpairmentRule(required=True, source=fields.text("source"), lay=fields.texts("lay"))
 
 
 def _build_exclusion(fields: _Fields) -> Exclusion:
-    return Exclusion(id=fields.text("id"), kind=fields.text("kind"), text=fields.text("text"),
-                     source=fields.text("source"), lay=fields.texts("lay", required=False))
+    return Exclusion(
+        id=fields.text("id"),
+        kind=fields.text("kind"),
+        text=fields.text("text"),
+        source=fields.text("source"),
+        lay=fields.texts("lay", required=False),
+    )

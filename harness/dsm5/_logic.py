@@ -73,8 +73,7 @@ def check_case(disorder: Disorder, case: Case) -> Verdict:
     if disorder.frequency is not None:
         rate, minimum = case.episodes_per_week, disorder.frequency.min_per_week
         met = rate is not None and rate >= minimum
-        results.append(CriterionResult("frequency", met,
-                                       f"{rate} per week, needs at least {minimum}"))
+        results.append(CriterionResult("frequency", met, f"{rate} per week, needs at least {minimum}"))
     if disorder.impairment.required:
         detail = "distress or impairment stated" if case.impairment else "no distress or impairment"
         results.append(CriterionResult("impairment", case.impairment, detail))
@@ -110,8 +109,7 @@ def _group_outcome(group: SymptomGroup, case: Case) -> tuple[bool, str]:
 def _duration_outcome(rule: DurationRule, stated: Duration | None) -> tuple[bool, str]:
     if stated is None:
         return False, "duration not stated"
-    long_enough = (stated.days > rule.min.days) if rule.min_exclusive else (
-        stated.days >= rule.min.days)
+    long_enough = (stated.days > rule.min.days) if rule.min_exclusive else (stated.days >= rule.min.days)
     short_enough = rule.max is None or stated.days <= rule.max.days
     bound = f"more than {rule.min}" if rule.min_exclusive else f"at least {rule.min}"
     if rule.max is not None:
@@ -136,19 +134,24 @@ def _onset_result(disorder: Disorder, case: Case) -> CriterionResult:
 
 def _reject_unknown_ids(disorder: Disorder, case: Case) -> None:
     if case.disorder_id != disorder.id:
-        raise ValueError(f"case is for '{case.disorder_id}' but was checked against "
-                         f"'{disorder.id}': pass the matching disorder")
+        raise ValueError(
+            f"case is for '{case.disorder_id}' but was checked against '{disorder.id}': pass the matching disorder"
+        )
     items = {item.id for item in disorder.items}
     exclusions = {exclusion.id for exclusion in disorder.exclusions}
     groups = {group.id for group in disorder.groups}
-    for field_name, ids, known in (("present", case.present, items),
-                                   ("stated_absent", case.stated_absent, items),
-                                   ("exclusions_present", case.exclusions_present, exclusions),
-                                   ("group_durations", set(case.group_durations), groups)):
+    for field_name, ids, known in (
+        ("present", case.present, items),
+        ("stated_absent", case.stated_absent, items),
+        ("exclusions_present", case.exclusions_present, exclusions),
+        ("group_durations", set(case.group_durations), groups),
+    ):
         unknown = sorted(set(ids) - known)
         if unknown:
-            raise ValueError(f"case field '{field_name}' has '{unknown[0]}', which disorder "
-                             f"'{disorder.id}' does not define: use the ids from its YAML file")
+            raise ValueError(
+                f"case field '{field_name}' has '{unknown[0]}', which disorder "
+                f"'{disorder.id}' does not define: use the ids from its YAML file"
+            )
     both = sorted(case.present & case.stated_absent)
     if both:
         raise ValueError(f"case lists '{both[0]}' as both present and stated absent: keep one")

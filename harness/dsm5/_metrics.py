@@ -96,8 +96,9 @@ def _proportion(name: str, successes: int, n: int) -> MetricResult:
 
 
 def _count(records: Sequence[Record], gold: bool, predicted: bool) -> int:
-    return sum(_gold(record, index) is gold and _predicted(record, index) is predicted
-               for index, record in enumerate(records))
+    return sum(
+        _gold(record, index) is gold and _predicted(record, index) is predicted for index, record in enumerate(records)
+    )
 
 
 def _gold(record: Record, index: int = -1) -> bool:
@@ -112,8 +113,10 @@ def _boolean(record: Record, key: str, index: int) -> bool:
     value = record.get(key)
     if not isinstance(value, bool):
         where = f"record {index}" if index >= 0 else f"record {record.get('item_id', '?')}"
-        raise ValueError(f"{where}: '{key}' is {value!r}, expected true or false; map "
-                         "unparsable answers to a value explicitly before scoring")
+        raise ValueError(
+            f"{where}: '{key}' is {value!r}, expected true or false; map "
+            "unparsable answers to a value explicitly before scoring"
+        )
     return value
 
 
@@ -121,6 +124,8 @@ def _split_pair(pair_id: str, members: list[Record]) -> tuple[Record, Record]:
     positives = [record for record in members if _gold(record) is True]
     negatives = [record for record in members if _gold(record) is False]
     if len(positives) != 1 or len(negatives) != 1:
-        raise ValueError(f"pair '{pair_id}' has {len(positives)} positive and {len(negatives)} "
-                         "negative records; each pair needs exactly one of each")
+        raise ValueError(
+            f"pair '{pair_id}' has {len(positives)} positive and {len(negatives)} "
+            "negative records; each pair needs exactly one of each"
+        )
     return positives[0], negatives[0]

@@ -17,17 +17,66 @@ from harness.dsm5._schema import Disorder, Duration, SymptomGroup
 from harness.dsm5._surface import Surface
 
 _VOICES: Mapping[str, Mapping[str, str]] = {
-    "she": {"subj": "she", "Subj": "She", "obj": "her", "pos": "her", "Pos": "Her",
-            "refl": "herself", "is": "is", "was": "was", "has": "has", "does": "does",
-            "s": "s", "es": "es", "ies": "ies"},
-    "he": {"subj": "he", "Subj": "He", "obj": "him", "pos": "his", "Pos": "His",
-           "refl": "himself", "is": "is", "was": "was", "has": "has", "does": "does",
-           "s": "s", "es": "es", "ies": "ies"},
-    "they": {"subj": "they", "Subj": "They", "obj": "them", "pos": "their", "Pos": "Their",
-             "refl": "themself", "is": "are", "was": "were", "has": "have", "does": "do",
-             "s": "", "es": "", "ies": "y"},
-    "i": {"subj": "I", "Subj": "I", "obj": "me", "pos": "my", "Pos": "My", "refl": "myself",
-          "is": "am", "was": "was", "has": "have", "does": "do", "s": "", "es": "", "ies": "y"},
+    "she": {
+        "subj": "she",
+        "Subj": "She",
+        "obj": "her",
+        "pos": "her",
+        "Pos": "Her",
+        "refl": "herself",
+        "is": "is",
+        "was": "was",
+        "has": "has",
+        "does": "does",
+        "s": "s",
+        "es": "es",
+        "ies": "ies",
+    },
+    "he": {
+        "subj": "he",
+        "Subj": "He",
+        "obj": "him",
+        "pos": "his",
+        "Pos": "His",
+        "refl": "himself",
+        "is": "is",
+        "was": "was",
+        "has": "has",
+        "does": "does",
+        "s": "s",
+        "es": "es",
+        "ies": "ies",
+    },
+    "they": {
+        "subj": "they",
+        "Subj": "They",
+        "obj": "them",
+        "pos": "their",
+        "Pos": "Their",
+        "refl": "themself",
+        "is": "are",
+        "was": "were",
+        "has": "have",
+        "does": "do",
+        "s": "",
+        "es": "",
+        "ies": "y",
+    },
+    "i": {
+        "subj": "I",
+        "Subj": "I",
+        "obj": "me",
+        "pos": "my",
+        "Pos": "My",
+        "refl": "myself",
+        "is": "am",
+        "was": "was",
+        "has": "have",
+        "does": "do",
+        "s": "",
+        "es": "",
+        "ies": "y",
+    },
 }
 _PERSON_NOUNS = {"she": "woman", "he": "man", "they": "non-binary adult"}
 _PRONOUN_LABELS = {"she": "she/her", "he": "he/him", "they": "they/them"}
@@ -45,8 +94,7 @@ _NEUTRAL_CONTEXT = (
     "There is no relevant physical illness in {pos} history.",
 )
 _NO_IMPAIRMENT = (
-    "None of this has affected {pos} work, relationships or daily routine, "
-    "and {subj} {is} not troubled by it.",
+    "None of this has affected {pos} work, relationships or daily routine, and {subj} {is} not troubled by it.",
     "{Subj} {has} kept up with work, family and friends as usual and {is} not distressed by any of this.",
 )
 _TOKEN = re.compile(r"\{([A-Za-z_]+)\}")
@@ -63,10 +111,12 @@ class _Parts:
 def render_vignette(disorder: Disorder, case: Case, surface: Surface) -> str:
     """The vignette text for ``case`` in the template and voice chosen by ``surface``."""
     voice = "i" if surface.template == "first_person" else surface.pronoun
-    parts = _Parts(blocks=tuple(_group_blocks(disorder, case, surface, voice)),
-                   timing=tuple(_timing(disorder, case, surface, voice)),
-                   impairment=_impairment(disorder, case, surface, voice),
-                   context=_context(disorder, case, surface, voice))
+    parts = _Parts(
+        blocks=tuple(_group_blocks(disorder, case, surface, voice)),
+        timing=tuple(_timing(disorder, case, surface, voice)),
+        impairment=_impairment(disorder, case, surface, voice),
+        context=_context(disorder, case, surface, voice),
+    )
     return _TEMPLATES[surface.template](parts, surface, case.age)
 
 
@@ -83,8 +133,13 @@ def format_duration(duration: Duration) -> str:
 
 
 def format_frequency(per_week: float) -> str:
-    named = {0.25: "about once a month", 0.5: "about twice a month", 1.0: "about once a week",
-             2.0: "about twice a week", 7.0: "every day"}
+    named = {
+        0.25: "about once a month",
+        0.5: "about twice a month",
+        1.0: "about once a week",
+        2.0: "about twice a week",
+        7.0: "every day",
+    }
     return named.get(per_week, f"about {per_week:g} times a week")
 
 
@@ -99,8 +154,7 @@ def _sentence(predicate: str, voice: str) -> str:
     return fill("{Subj} " + predicate + ".", voice)
 
 
-def _group_blocks(disorder: Disorder, case: Case, surface: Surface,
-                  voice: str) -> list[tuple[str, ...]]:
+def _group_blocks(disorder: Disorder, case: Case, surface: Surface, voice: str) -> list[tuple[str, ...]]:
     blocks = []
     for group in disorder.groups:
         # Order is drawn over all items, then filtered, so dropping one keeps the others' order.
@@ -113,8 +167,7 @@ def _group_blocks(disorder: Disorder, case: Case, surface: Surface,
             continue
         lines = [fill(_pick(group.intro, surface, f"intro:{group.id}"), voice)] if group.intro else []
         lines += [_sentence(_pick(disorder.item(i).lay, surface, i), voice) for i in shown]
-        lines += [_sentence(_pick(disorder.item(i).absent_lay, surface, f"absent:{i}"), voice)
-                  for i in absent]
+        lines += [_sentence(_pick(disorder.item(i).absent_lay, surface, f"absent:{i}"), voice) for i in absent]
         lines += _group_duration(group, case, surface, voice)
         blocks.append(tuple(lines))
     return blocks
@@ -159,8 +212,10 @@ def _context(disorder: Disorder, case: Case, surface: Surface, voice: str) -> st
     for exclusion in disorder.exclusions:
         if exclusion.id in case.exclusions_present:
             if not exclusion.lay:
-                raise ValueError(f"exclusion '{exclusion.id}' of '{disorder.id}' has no lay "
-                                 f"phrasing: add 'lay' in {disorder.source_file} to render it")
+                raise ValueError(
+                    f"exclusion '{exclusion.id}' of '{disorder.id}' has no lay "
+                    f"phrasing: add 'lay' in {disorder.source_file} to render it"
+                )
             lines.append(fill(_pick(exclusion.lay, surface, f"exclusion:{exclusion.id}"), voice))
     return " ".join(lines)
 
@@ -174,14 +229,15 @@ def _flat(blocks: Sequence[Sequence[str]]) -> str:
 
 
 def _clinician_note(parts: _Parts, surface: Surface, age: int) -> str:
-    opening = (f"Clinical note. {surface.name} is a {age}-year-old "
-               f"{_PERSON_NOUNS[surface.pronoun]} seen for an initial assessment.")
+    opening = (
+        f"Clinical note. {surface.name} is a {age}-year-old "
+        f"{_PERSON_NOUNS[surface.pronoun]} seen for an initial assessment."
+    )
     return _join(opening, _flat(parts.blocks), *parts.timing, parts.impairment, parts.context)
 
 
 def _first_person(parts: _Parts, surface: Surface, age: int) -> str:
-    opening = (f"My name is {surface.name} and I am {age} years old. "
-               "I was asked to describe what has been going on.")
+    opening = f"My name is {surface.name} and I am {age} years old. I was asked to describe what has been going on."
     return _join(opening, _flat(parts.blocks), *parts.timing, parts.context, parts.impairment)
 
 
@@ -189,13 +245,17 @@ def _family_report(parts: _Parts, surface: Surface, age: int) -> str:
     relation = _RELATION_NOUNS[surface.relation][surface.pronoun]
     opening = f"I am writing about my {relation}, {surface.name}, who is {age}."
     closing = "I would like to understand what is going on."
-    return _join(opening, _flat(parts.blocks), parts.impairment, *parts.timing, parts.context,
-                 closing)
+    return _join(opening, _flat(parts.blocks), parts.impairment, *parts.timing, parts.context, closing)
 
 
 def _intake_summary(parts: _Parts, surface: Surface, age: int) -> str:
-    lines = ["Intake summary", f"Name: {surface.name}", f"Age: {age}",
-             f"Pronouns: {_PRONOUN_LABELS[surface.pronoun]}", "Presenting concerns:"]
+    lines = [
+        "Intake summary",
+        f"Name: {surface.name}",
+        f"Age: {age}",
+        f"Pronouns: {_PRONOUN_LABELS[surface.pronoun]}",
+        "Presenting concerns:",
+    ]
     lines += [f"- {line}" for block in parts.blocks for line in block]
     if parts.timing:
         lines.append("Course: " + " ".join(parts.timing))
@@ -206,8 +266,10 @@ def _intake_summary(parts: _Parts, surface: Surface, age: int) -> str:
 
 
 def _referral_letter(parts: _Parts, surface: Surface, age: int) -> str:
-    opening = (f"Dear colleague,\n\nI would be grateful if you could assess {surface.name}, a "
-               f"{age}-year-old {_PERSON_NOUNS[surface.pronoun]}.")
+    opening = (
+        f"Dear colleague,\n\nI would be grateful if you could assess {surface.name}, a "
+        f"{age}-year-old {_PERSON_NOUNS[surface.pronoun]}."
+    )
     body = _join(_flat(parts.blocks), parts.context, parts.impairment, *parts.timing)
     return f"{opening} {body}\n\nKind regards,\nReferring clinician"
 

@@ -23,7 +23,9 @@ _FREQUENCY_LADDER: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0)
 # For a one-unit minimum, too-short durations are drawn in the next smaller unit, far enough
 # below the minimum that no reader would round them up to it.
 _SMALLER_UNIT: dict[str, tuple[str, int, int]] = {
-    "year": ("month", 4, 9), "month": ("week", 2, 3), "week": ("day", 3, 5),
+    "year": ("month", 4, 9),
+    "month": ("week", 2, 3),
+    "week": ("day", 3, 5),
 }
 
 
@@ -73,8 +75,7 @@ def with_age(disorder: Disorder, case: Case, age: int) -> Case:
     return replace(case, age=age)
 
 
-def threshold_version(disorder: Disorder, case: Case,
-                      rng: random.Random) -> tuple[Case, SymptomGroup, str] | None:
+def threshold_version(disorder: Disorder, case: Case, rng: random.Random) -> tuple[Case, SymptomGroup, str] | None:
     """The case trimmed to exactly the threshold of its threshold group, plus that group and
     the criterion id a one-item-fewer negative breaks. None if the disorder has no target."""
     group = _target_group(disorder, case)
@@ -87,13 +88,13 @@ def threshold_version(disorder: Disorder, case: Case,
     removable = [item for item in shown if item != kept_core]
     rng.shuffle(removable)
     trimmed = replace(case, present=case.present - set(removable[:extra]))
-    criterion = (f"group_set:{group.alternative_set}" if group.alternative_set is not None
-                 else f"group:{group.id}")
+    criterion = f"group_set:{group.alternative_set}" if group.alternative_set is not None else f"group:{group.id}"
     return trimmed, group, criterion
 
 
-def below_threshold_negative(disorder: Disorder, case: Case, group: SymptomGroup,
-                             criterion: str, rng: random.Random) -> Negative | None:
+def below_threshold_negative(
+    disorder: Disorder, case: Case, group: SymptomGroup, criterion: str, rng: random.Random
+) -> Negative | None:
     """Drop one item of ``group`` from a case at threshold; state absent items where needed."""
     shown = [item for item in group.items if item in case.present]
     every_item_required = group.min_count == len(group.items)
@@ -106,8 +107,7 @@ def below_threshold_negative(disorder: Disorder, case: Case, group: SymptomGroup
         return None
     dropped = rng.choice(pool)
     present = case.present - {dropped}
-    stated_absent = frozenset(i for i in group.items
-                              if i not in present and disorder.item(i).absent_lay)
+    stated_absent = frozenset(i for i in group.items if i not in present and disorder.item(i).absent_lay)
     negative = replace(case, present=present, stated_absent=stated_absent)
     return Negative("below_threshold", "below_threshold", criterion, negative)
 
@@ -117,23 +117,36 @@ def other_negatives(disorder: Disorder, case: Case, rng: random.Random) -> list[
     negatives = []
     short = _too_short_duration(disorder, case, rng)
     if short is not None:
-        negatives.append(Negative("duration_too_short", "duration_too_short", "duration",
-                                  replace(case, duration=short)))
+        negatives.append(
+            Negative("duration_too_short", "duration_too_short", "duration", replace(case, duration=short))
+        )
     late = _late_onset(disorder, case, rng)
     if late is not None:
         negatives.append(Negative("onset_outside_rule", "onset_outside_rule", "onset", late))
     if disorder.frequency is not None:
         rates = [r for r in _FREQUENCY_LADDER if r < disorder.frequency.min_per_week]
-        negatives.append(Negative("frequency_too_low", "frequency_too_low", "frequency",
-                                  replace(case, episodes_per_week=rng.choice(rates))))
+        negatives.append(
+            Negative(
+                "frequency_too_low",
+                "frequency_too_low",
+                "frequency",
+                replace(case, episodes_per_week=rng.choice(rates)),
+            )
+        )
     if disorder.impairment.required:
-        negatives.append(Negative("impairment_absent", "impairment_absent", "impairment",
-                                  replace(case, impairment=False)))
+        negatives.append(
+            Negative("impairment_absent", "impairment_absent", "impairment", replace(case, impairment=False))
+        )
     for exclusion in disorder.exclusions:
         if exclusion.kind in GENERATED_EXCLUSION_KINDS and exclusion.lay:
-            negatives.append(Negative(f"exclusion_{exclusion.id}", f"exclusion_{exclusion.kind}",
-                                      f"exclusion:{exclusion.id}",
-                                      replace(case, exclusions_present=frozenset({exclusion.id}))))
+            negatives.append(
+                Negative(
+                    f"exclusion_{exclusion.id}",
+                    f"exclusion_{exclusion.kind}",
+                    f"exclusion:{exclusion.id}",
+                    replace(case, exclusions_present=frozenset({exclusion.id})),
+                )
+            )
     return negatives
 
 
@@ -175,16 +188,24 @@ def _with_timing(disorder: Disorder, case: Case, rng: random.Random) -> Case:
             duration = Duration(case.age - onset_age, "year")
         elif rule.typical is not None:
             duration = _sample_duration(rule.typical, rng)
-    group_durations = {group.id: _sample_duration(group.duration.typical, rng)
-                       for group in disorder.groups
-                       if group.duration is not None and group.duration.typical is not None}
+    group_durations = {
+        group.id: _sample_duration(group.duration.typical, rng)
+        for group in disorder.groups
+        if group.duration is not None and group.duration.typical is not None
+    }
     delay = None
     if onset is not None and onset.typical_delay is not None:
         delay = _sample_duration(onset.typical_delay, rng)
     rate = None if disorder.frequency is None else float(rng.randint(*disorder.frequency.typical))
-    return replace(case, duration=duration, group_durations=group_durations, onset_age=onset_age,
-                   onset_after_event=delay, episodes_per_week=rate,
-                   impairment=disorder.impairment.required)
+    return replace(
+        case,
+        duration=duration,
+        group_durations=group_durations,
+        onset_age=onset_age,
+        onset_after_event=delay,
+        episodes_per_week=rate,
+        impairment=disorder.impairment.required,
+    )
 
 
 def _target_group(disorder: Disorder, case: Case) -> SymptomGroup | None:
@@ -228,8 +249,7 @@ def _late_onset(disorder: Disorder, case: Case, rng: random.Random) -> Case | No
         earliest, latest = onset.before_age + 4, case.age - 1
         if earliest > latest:
             return None
-        return with_age(disorder, replace(case, onset_age=rng.randint(earliest, latest)),
-                        case.age)
+        return with_age(disorder, replace(case, onset_age=rng.randint(earliest, latest)), case.age)
     limit = onset.within_after_event
     assert limit is not None
     return replace(case, onset_after_event=Duration(limit.value + rng.randint(2, 6), limit.unit))

@@ -35,9 +35,7 @@ def sha256_file(path: Path) -> str:
 def relevant_files(directory: Path) -> list[Path]:
     """The files of a model/adapter directory that the content hash covers, in a stable order."""
     files = [
-        p
-        for p in directory.iterdir()
-        if p.is_file() and (p.suffix in _WEIGHT_SUFFIXES or p.name in _CONFIG_NAMES)
+        p for p in directory.iterdir() if p.is_file() and (p.suffix in _WEIGHT_SUFFIXES or p.name in _CONFIG_NAMES)
     ]
     return sorted(files, key=lambda p: p.name)
 

@@ -49,12 +49,13 @@ def _resolve_local(spec: str, path: Path) -> ResolvedModel:
     if not path.is_dir():
         raise ModelNotFoundError(f"--model {spec!r}: no such directory ({path.resolve()})")
     if not (path / "config.json").is_file():
-        hint = " (this looks like a LoRA adapter: pass it with --adapter)" if (
-            path / "adapter_config.json"
-        ).is_file() else ""
+        hint = (
+            " (this looks like a LoRA adapter: pass it with --adapter)"
+            if (path / "adapter_config.json").is_file()
+            else ""
+        )
         raise ModelNotFoundError(
-            f"--model {spec!r}: {path.resolve()} has no config.json, so it is not a Hugging Face model "
-            f"directory{hint}"
+            f"--model {spec!r}: {path.resolve()} has no config.json, so it is not a Hugging Face model directory{hint}"
         )
     resolved = path.resolve()
     return ResolvedModel(spec, resolved.name, resolved, directory_hash(resolved), "local")
@@ -68,8 +69,10 @@ def _resolve_hub(repo_id: str) -> ResolvedModel:
     try:
         local = snapshot_download(repo_id, local_files_only=offline)
     except LocalEntryNotFoundError as exc:
-        where = "HF_HUB_OFFLINE=1 is set and it is not in the local Hugging Face cache" if offline else (
-            "it could not be downloaded (no connection to the hub?)"
+        where = (
+            "HF_HUB_OFFLINE=1 is set and it is not in the local Hugging Face cache"
+            if offline
+            else ("it could not be downloaded (no connection to the hub?)")
         )
         raise ModelNotFoundError(
             f"--model {repo_id!r}: {where}. Download it where a hub is reachable and pass the local "

@@ -19,9 +19,7 @@ class EvalConfig:
     adapters: tuple[str, ...] = field(
         default=(), metadata={"help": "LoRA adapter directory (PATH or NAME=PATH); repeat for several"}
     )
-    tasks: tuple[str, ...] = field(
-        default=(DEFAULT_SUITE,), metadata={"help": "task or group names (comma-separated)"}
-    )
+    tasks: tuple[str, ...] = field(default=(DEFAULT_SUITE,), metadata={"help": "task or group names (comma-separated)"})
     backend: str = field(default="hf", metadata={"help": "hf (transformers + peft)"})
     limit: int | None = field(default=None, metadata={"help": "evaluate only the first N items of each task"})
     batch_size: int = field(default=16, metadata={"help": "requests per forward pass"})

@@ -31,17 +31,20 @@ def evaluate(config: EvalConfig, console: Console | None = None, runs_root: Path
     """Evaluate the base model (no adapter) or each adapter in turn; return the run directories."""
     console = console or Console(stderr=True)
     if config.backend not in SUPPORTED_BACKENDS:
-        raise MindgateError(f"--backend {config.backend!r} is not available; choose one of {', '.join(SUPPORTED_BACKENDS)}")
+        raise MindgateError(
+            f"--backend {config.backend!r} is not available; choose one of {', '.join(SUPPORTED_BACKENDS)}"
+        )
     # Everything that can be checked cheaply is checked before the slow model load.
     with console.status("resolving tasks"):
         manager = task_manager(config.tasks)
     with console.status(f"resolving model {config.model}"):
         model = resolve_model(config.model)
     adapters = [resolve_adapter(spec) for spec in config.adapters]
-    for adapter in adapters:
-        check_adapter_fits(adapter, model.path)
+    for checked in adapters:
+        check_adapter_fits(checked, model.path)
     run_dirs = []
-    for adapter in adapters or [None]:
+    targets: list[ResolvedAdapter | None] = [*adapters] if adapters else [None]
+    for adapter in targets:
         single = replace(config, adapters=(f"{adapter.name}={adapter.path}",) if adapter else ())
         run_dirs.append(_evaluate_one(single, model, adapter, manager, console, runs_root or runs_dir()))
     return run_dirs
@@ -88,12 +91,20 @@ def _build_record(
         "config": config.as_record(),
         "backend": config.backend,
         "model": {
-            "spec": model.spec, "name": model.name, "path": str(model.path),
-            "content_hash": model.content_hash, "source": model.source,
+            "spec": model.spec,
+            "name": model.name,
+            "path": str(model.path),
+            "content_hash": model.content_hash,
+            "source": model.source,
         },
-        "adapter": None if adapter is None else {
-            "name": adapter.name, "path": str(adapter.path), "content_hash": adapter.content_hash,
-            "declared_base": adapter.declared_base, "rank": adapter.rank,
+        "adapter": None
+        if adapter is None
+        else {
+            "name": adapter.name,
+            "path": str(adapter.path),
+            "content_hash": adapter.content_hash,
+            "declared_base": adapter.declared_base,
+            "rank": adapter.rank,
         },
         "tasks": {
             task: {
@@ -108,9 +119,22 @@ def _build_record(
         },
         "metrics": _record.leaf_metrics(samples, config.seed),
         "group_metrics": _record.group_metrics(samples, group_subtasks, config.seed),
-        "lm_eval": {key: raw.get(key) for key in (
-            "results", "groups", "group_subtasks", "versions", "n-shot", "higher_is_better", "n-samples", "configs",
-            "config", "lm_eval_version", "transformers_version", "max_length",
-        )},
+        "lm_eval": {
+            key: raw.get(key)
+            for key in (
+                "results",
+                "groups",
+                "group_subtasks",
+                "versions",
+                "n-shot",
+                "higher_is_better",
+                "n-samples",
+                "configs",
+                "config",
+                "lm_eval_version",
+                "transformers_version",
+                "max_length",
+            )
+        },
         "environment": _record.environment(),
     }

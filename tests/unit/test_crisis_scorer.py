@@ -138,9 +138,7 @@ def test_unknown_signal_names_file_and_field(crisis_copy: Path) -> None:
 
 def test_invalid_regex_names_the_pattern(crisis_copy: Path) -> None:
     _edit(crisis_copy / "patterns.yaml", "      - \\bSamaritans\\b\n", "      - \\bSamaritans(\n")
-    with pytest.raises(
-        RubricFileError, match=r"groups\[1\]\.patterns\[\d+\].*not a valid regular expression"
-    ):
+    with pytest.raises(RubricFileError, match=r"groups\[1\]\.patterns\[\d+\].*not a valid regular expression"):
         load_crisis_scorer(crisis_copy)
 
 

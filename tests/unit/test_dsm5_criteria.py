@@ -24,9 +24,24 @@ FIXTURES = Path(__file__).parent / "fixtures" / "dsm5"
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 CROSSWALK = SHARED_DATA / "dsm5-icd10cm-crosswalk" / "icd10-dsm5.csv"
 REQUIRED_DISORDERS = {
-    "major_depressive", "persistent_depressive", "generalized_anxiety", "panic", "social_anxiety",
-    "specific_phobia", "ptsd", "acute_stress", "adjustment", "ocd", "bipolar_1", "bipolar_2",
-    "adhd", "anorexia_nervosa", "bulimia_nervosa", "binge_eating", "insomnia", "schizophrenia",
+    "major_depressive",
+    "persistent_depressive",
+    "generalized_anxiety",
+    "panic",
+    "social_anxiety",
+    "specific_phobia",
+    "ptsd",
+    "acute_stress",
+    "adjustment",
+    "ocd",
+    "bipolar_1",
+    "bipolar_2",
+    "adhd",
+    "anorexia_nervosa",
+    "bulimia_nervosa",
+    "binge_eating",
+    "insomnia",
+    "schizophrenia",
 }
 SHIPPED_FILES = sorted(default_criteria_dir().glob("*.yaml"))
 
@@ -106,8 +121,10 @@ def test_adhd_schizophrenia_and_bipolar_structure(criteria: dict[str, Disorder])
     adhd = criteria["adhd"]
     domains = adhd.alternative_sets()["A"]
     assert [(len(g.items), g.min_count) for g in domains] == [(9, 6), (9, 6)]
-    assert all(g.age_threshold is not None and g.age_threshold.from_age == 17
-               and g.age_threshold.min_count == 5 for g in domains)
+    assert all(
+        g.age_threshold is not None and g.age_threshold.from_age == 17 and g.age_threshold.min_count == 5
+        for g in domains
+    )
     assert adhd.onset is not None and adhd.onset.before_age == 12
     scz = criteria["schizophrenia"]
     group = scz.group("A")
@@ -175,8 +192,7 @@ def test_not_yaml_is_an_error(tmp_path: Path) -> None:
 
 # --- the checker on hand-made cases ------------------------------------------------------------
 
-MDD_FIVE = frozenset({"depressed_mood", "fatigue", "sleep_disturbance", "poor_concentration",
-                      "worthlessness_or_guilt"})
+MDD_FIVE = frozenset({"depressed_mood", "fatigue", "sleep_disturbance", "poor_concentration", "worthlessness_or_guilt"})
 
 
 def mdd_case(**changes: object) -> Case:
@@ -199,20 +215,28 @@ def test_mdd_five_symptoms_with_core_for_two_weeks_meets(criteria: dict[str, Dis
         ({"exclusions_present": frozenset({"substance"})}, ("exclusion:substance",)),
         ({"duration": Duration(1, "week"), "impairment": False}, ("duration", "impairment")),
     ],
-    ids=["four_symptoms", "no_core_symptom", "thirteen_days", "no_impairment", "substance",
-         "two_failures"],
+    ids=["four_symptoms", "no_core_symptom", "thirteen_days", "no_impairment", "substance", "two_failures"],
 )
-def test_mdd_checker_names_each_failing_criterion(criteria: dict[str, Disorder],
-                                                  changes: dict[str, object],
-                                                  failed: tuple[str, ...]) -> None:
+def test_mdd_checker_names_each_failing_criterion(
+    criteria: dict[str, Disorder], changes: dict[str, object], failed: tuple[str, ...]
+) -> None:
     verdict = check_case(criteria["major_depressive"], mdd_case(**changes))
     assert not verdict.meets
     assert verdict.failed == failed
 
 
 def test_ptsd_needs_more_than_one_month(criteria: dict[str, Disorder]) -> None:
-    present = frozenset({"exposure_direct", "nightmares", "avoids_reminders", "detachment",
-                         "negative_beliefs", "hypervigilance", "exaggerated_startle"})
+    present = frozenset(
+        {
+            "exposure_direct",
+            "nightmares",
+            "avoids_reminders",
+            "detachment",
+            "negative_beliefs",
+            "hypervigilance",
+            "exaggerated_startle",
+        }
+    )
     case = Case("ptsd", present, age=40, duration=Duration(1, "month"), impairment=True)
     assert check_case(criteria["ptsd"], case).failed == ("duration",)
     assert check_case(criteria["ptsd"], replace(case, duration=Duration(5, "week"))).meets
@@ -223,8 +247,13 @@ def test_ptsd_needs_more_than_one_month(criteria: dict[str, Disorder]) -> None:
 def test_acute_stress_duration_window(criteria: dict[str, Disorder]) -> None:
     disorder = criteria["acute_stress"]
     b_items = disorder.group("B").items[:9]
-    case = Case("acute_stress", frozenset({"exposure_witnessed", *b_items}), age=30,
-                duration=Duration(30, "day"), impairment=True)
+    case = Case(
+        "acute_stress",
+        frozenset({"exposure_witnessed", *b_items}),
+        age=30,
+        duration=Duration(30, "day"),
+        impairment=True,
+    )
     assert check_case(disorder, case).meets
     assert check_case(disorder, replace(case, duration=Duration(31, "day"))).failed == ("duration",)
     assert check_case(disorder, replace(case, duration=Duration(2, "day"))).failed == ("duration",)
@@ -245,8 +274,13 @@ def test_adhd_threshold_depends_on_age_and_onset(criteria: dict[str, Disorder]) 
 def test_mania_needs_four_symptoms_when_mood_is_only_irritable(criteria: dict[str, Disorder]) -> None:
     bipolar = criteria["bipolar_1"]
     three = {"grandiosity", "less_need_for_sleep", "pressured_speech"}
-    case = Case("bipolar_1", frozenset({"irritable_mood", "increased_energy", *three}), age=30,
-                duration=Duration(10, "day"), impairment=True)
+    case = Case(
+        "bipolar_1",
+        frozenset({"irritable_mood", "increased_energy", *three}),
+        age=30,
+        duration=Duration(10, "day"),
+        impairment=True,
+    )
     assert check_case(bipolar, case).failed == ("group:B",)
     assert check_case(bipolar, replace(case, present=case.present | {"racing_thoughts"})).meets
     assert check_case(bipolar, replace(case, present=case.present | {"elevated_mood"})).meets
@@ -254,12 +288,16 @@ def test_mania_needs_four_symptoms_when_mood_is_only_irritable(criteria: dict[st
 
 def test_schizophrenia_needs_a_core_symptom_and_both_durations(criteria: dict[str, Disorder]) -> None:
     scz = criteria["schizophrenia"]
-    case = Case("schizophrenia", frozenset({"delusions", "negative_symptoms"}), age=25,
-                duration=Duration(8, "month"), group_durations={"A": Duration(1, "month")},
-                impairment=True)
+    case = Case(
+        "schizophrenia",
+        frozenset({"delusions", "negative_symptoms"}),
+        age=25,
+        duration=Duration(8, "month"),
+        group_durations={"A": Duration(1, "month")},
+        impairment=True,
+    )
     assert check_case(scz, case).meets
-    no_core = replace(case, present=frozenset({"disorganised_or_catatonic_behaviour",
-                                               "negative_symptoms"}))
+    no_core = replace(case, present=frozenset({"disorganised_or_catatonic_behaviour", "negative_symptoms"}))
     assert check_case(scz, no_core).failed == ("group:A",)
     assert check_case(scz, replace(case, group_durations={})).failed == ("group_duration:A",)
     assert check_case(scz, replace(case, duration=Duration(5, "month"))).failed == ("duration",)
@@ -267,8 +305,7 @@ def test_schizophrenia_needs_a_core_symptom_and_both_durations(criteria: dict[st
 
 def test_ocd_obsessions_alone_are_enough(criteria: dict[str, Disorder]) -> None:
     ocd = criteria["ocd"]
-    case = Case("ocd", frozenset({"intrusive_thoughts", "tries_to_neutralise", "time_consuming"}),
-                age=30)
+    case = Case("ocd", frozenset({"intrusive_thoughts", "tries_to_neutralise", "time_consuming"}), age=30)
     assert check_case(ocd, case).meets
     neither = replace(case, present=frozenset({"intrusive_thoughts", "time_consuming"}))
     assert check_case(ocd, neither).failed == ("group_set:A",)
@@ -287,8 +324,15 @@ def test_verdict_explains_its_failures(criteria: dict[str, Disorder]) -> None:
 
 
 def test_case_record_round_trip() -> None:
-    case = Case("schizophrenia", frozenset({"delusions", "hallucinations"}), age=25,
-                duration=Duration(8, "month"), group_durations={"A": Duration(1, "month")},
-                onset_after_event=Duration(3, "week"), episodes_per_week=0.5, impairment=True,
-                exclusions_present=frozenset({"substance"}))
+    case = Case(
+        "schizophrenia",
+        frozenset({"delusions", "hallucinations"}),
+        age=25,
+        duration=Duration(8, "month"),
+        group_durations={"A": Duration(1, "month")},
+        onset_after_event=Duration(3, "week"),
+        episodes_per_week=0.5,
+        impairment=True,
+        exclusions_present=frozenset({"substance"}),
+    )
     assert Case.from_record(case.as_record()) == case

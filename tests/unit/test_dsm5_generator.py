@@ -61,8 +61,7 @@ def pairs_of(items: list[Item]) -> dict[str, list[Item]]:
 # --- labels agree with the independent checker -------------------------------------------------
 
 
-def test_every_positive_meets_criteria_under_the_checker(criteria: dict[str, Disorder],
-                                                         items: list[Item]) -> None:
+def test_every_positive_meets_criteria_under_the_checker(criteria: dict[str, Disorder], items: list[Item]) -> None:
     positives = [item for item in items if item.variant in POSITIVE_VARIANTS]
     assert len(positives) >= 250
     for item in positives:
@@ -72,7 +71,8 @@ def test_every_positive_meets_criteria_under_the_checker(criteria: dict[str, Dis
 
 
 def test_every_negative_fails_exactly_the_criterion_the_generator_names(
-        criteria: dict[str, Disorder], items: list[Item]) -> None:
+    criteria: dict[str, Disorder], items: list[Item]
+) -> None:
     negatives = [item for item in items if item.variant == "minimal_pair_negative"]
     assert len(negatives) >= 200
     for item in negatives:
@@ -117,8 +117,7 @@ def test_every_applicable_negative_kind_is_generated(items: list[Item]) -> None:
 
 
 def test_ptsd_too_short_cases_do_not_turn_into_acute_stress(items: list[Item]) -> None:
-    shortened = [item for item in items
-                 if item.disorder_id == "ptsd" and item.negative_kind == "duration_too_short"]
+    shortened = [item for item in items if item.disorder_id == "ptsd" and item.negative_kind == "duration_too_short"]
     assert shortened
     for item in shortened:
         assert item.case.duration is not None and item.case.duration.days < 3
@@ -165,8 +164,7 @@ def test_negatives_differ_from_their_positive_only_in_the_broken_criterion(items
             assert kind is not None and changed == EXPECTED_CHANGE[kind], (negative.item_id, changed)
 
 
-def test_threshold_positives_sit_exactly_at_the_threshold(criteria: dict[str, Disorder],
-                                                          items: list[Item]) -> None:
+def test_threshold_positives_sit_exactly_at_the_threshold(criteria: dict[str, Disorder], items: list[Item]) -> None:
     # Dropping any item of the targeted group must fail, otherwise the pair is not minimal.
     checked = 0
     for item in items:
@@ -177,8 +175,7 @@ def test_threshold_positives_sit_exactly_at_the_threshold(criteria: dict[str, Di
             owner = next(g for g in disorder.groups if dropped in g.items)
             if disorder.threshold_group not in (owner.id, owner.alternative_set):
                 continue
-            fewer = Case.from_record({**item.case.as_record(),
-                                      "present": sorted(item.case.present - {dropped})})
+            fewer = Case.from_record({**item.case.as_record(), "present": sorted(item.case.present - {dropped})})
             assert not check_case(disorder, fewer).meets, (item.item_id, dropped)
             checked += 1
     assert checked >= 100
@@ -225,8 +222,7 @@ def test_case_count_parameter_scales_the_set(criteria: dict[str, Disorder], item
         generate_items(small, cases_per_disorder=0)
 
 
-def test_same_seed_same_items_and_other_seed_other_items(criteria: dict[str, Disorder],
-                                                         items: list[Item]) -> None:
+def test_same_seed_same_items_and_other_seed_other_items(criteria: dict[str, Disorder], items: list[Item]) -> None:
     again = generate_items(criteria, seed=DEFAULT_SEED)
     assert [i.as_record() for i in again] == [i.as_record() for i in items]
     other = generate_items(criteria, seed=DEFAULT_SEED + 1)
@@ -247,8 +243,7 @@ def test_templates_are_varied_and_fully_rendered(items: list[Item]) -> None:
         assert item.surface.name in item.vignette
 
 
-BROKEN_AGREEMENT = re.compile(
-    r"\b(They (is|was|has|does)|I (is|are|has|does)|(She|He) (are|were|have|do)) ")
+BROKEN_AGREEMENT = re.compile(r"\b(They (is|was|has|does)|I (is|are|has|does)|(She|He) (are|were|have|do)) ")
 
 
 def test_person_and_verb_agree_in_every_vignette(items: list[Item]) -> None:
@@ -288,8 +283,12 @@ def test_output_does_not_depend_on_the_hash_seed(tmp_path: Path) -> None:
     for hash_seed in ("1", "2"):
         out = tmp_path / hash_seed
         env = {**os.environ, "PYTHONHASHSEED": hash_seed}
-        subprocess.run([sys.executable, str(REPO / "scripts" / "build_dsm5_items.py"),
-                        "--out-dir", str(out)], check=True, env=env, capture_output=True)
+        subprocess.run(
+            [sys.executable, str(REPO / "scripts" / "build_dsm5_items.py"), "--out-dir", str(out)],
+            check=True,
+            env=env,
+            capture_output=True,
+        )
         digests.add(hashlib.sha256((out / "items.jsonl").read_bytes()).hexdigest())
     assert len(digests) == 1
 
@@ -298,4 +297,5 @@ def test_checked_in_items_match_the_criteria_files(items: list[Item]) -> None:
     # Editing a criteria file without rerunning the build script must not go unnoticed.
     script = load_build_script()
     assert CHECKED_IN_ITEMS.read_bytes() == script.items_jsonl(items), (
-        "tasks/mh_dsm5_consistency/data/items.jsonl is stale: run scripts/build_dsm5_items.py")
+        "tasks/mh_dsm5_consistency/data/items.jsonl is stale: run scripts/build_dsm5_items.py"
+    )

@@ -40,10 +40,7 @@ def test_source_date_is_recorded(directory: HotlineDirectory) -> None:
 
 def _verified_digits(directory: HotlineDirectory, country: str) -> set[str]:
     return {
-        digits_only(n)
-        for line in directory.lines
-        if line.country == country and line.verified
-        for n in line.numbers
+        digits_only(n) for line in directory.lines if line.country == country and line.verified for n in line.numbers
     }
 
 
@@ -86,9 +83,7 @@ def test_verified_line_without_source_is_rejected(tmp_path: Path) -> None:
         end = text.index("\n", end + 1)
     path = tmp_path / "hotlines.yaml"
     path.write_text(text[:start] + text[end + 1 :], encoding="utf-8")
-    with pytest.raises(
-        RubricFileError, match=r"countries\.Australia\.lines\[0\]\.verified_source': is missing"
-    ):
+    with pytest.raises(RubricFileError, match=r"countries\.Australia\.lines\[0\]\.verified_source': is missing"):
         load_hotlines(path)
 
 

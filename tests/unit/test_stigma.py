@@ -56,9 +56,7 @@ def _write_variant(tmp_path: Path, old: str, new: str) -> Path:
 
 
 def test_unknown_source_is_named(tmp_path: Path) -> None:
-    path = _write_variant(
-        tmp_path, "sources: [mindframe_suicide, reporting_on_suicide]", "sources: [mindframe]"
-    )
+    path = _write_variant(tmp_path, "sources: [mindframe_suicide, reporting_on_suicide]", "sources: [mindframe]")
     with pytest.raises(RubricFileError) as err:
         load_stigma_lexicon(path)
     assert err.value.field == "terms[0].sources" and err.value.path == path
