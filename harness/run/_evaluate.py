@@ -118,7 +118,7 @@ def _build_record(
             for task, rows in samples.items()
         },
         "metrics": _record.leaf_metrics(samples, config.seed),
-        "group_metrics": _record.group_metrics(samples, group_subtasks, config.seed),
+        "group_metrics": _record.group_metrics(samples, group_subtasks, raw.get("results", {}), config.seed),
         "lm_eval": {
             key: raw.get(key)
             for key in (

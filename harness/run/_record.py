@@ -13,12 +13,13 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.metrics import record_metric
 from harness.paths import PROJECT_DIR
-from harness.stats import estimate_mean
+from harness.stats import Estimate, estimate_mean, wilson_interval
 
 SCHEMA_VERSION = 1
 RECORD_NAME = "run.json"
@@ -88,32 +89,44 @@ def _git_state() -> dict[str, Any] | None:
 
 
 def leaf_metrics(samples: Mapping[str, list[dict[str, Any]]], seed: int) -> dict[str, dict[str, Any]]:
-    """Per task: each metric's mean over items with n and a 95% interval."""
+    """Per task: each metric with n and a 95% interval."""
     table: dict[str, dict[str, Any]] = {}
     for task, rows in samples.items():
         names = rows[0].get("metrics", []) if rows else []
-        table[task] = {
-            name: estimate_mean([row[name] for row in rows if _is_number(row.get(name))], seed=seed).as_record()
-            for name in names
-        }
+        table[task] = {name: metric_estimate(name, rows, seed) for name in names}
     return table
 
 
+def metric_estimate(name: str, rows: Sequence[Mapping[str, Any]], seed: int) -> dict[str, Any]:
+    """Numbers are averaged (None = item not in this metric's denominator); records go to the
+    record metric of that name, whose successes/n get a Wilson interval."""
+    values = [row.get(name) for row in rows]
+    if any(isinstance(value, Mapping) for value in values):
+        result = record_metric(name)([value for value in values if isinstance(value, Mapping)])
+        low, high = wilson_interval(result.value * result.n, result.n)
+        return Estimate(result.value, result.n, low, high, "wilson").as_record()
+    return estimate_mean([v for v in values if _is_number(v)], seed=seed).as_record()
+
+
 def group_metrics(
-    samples: Mapping[str, list[dict[str, Any]]], group_subtasks: Mapping[str, list[str]], seed: int
+    samples: Mapping[str, list[dict[str, Any]]],
+    group_subtasks: Mapping[str, list[str]],
+    lm_eval_results: Mapping[str, Mapping[str, Any]],
+    seed: int,
 ) -> dict[str, dict[str, Any]]:
-    """A group's metric pools the items of all its leaf tasks (a size-weighted mean)."""
+    """A group's metric pools the items of all its leaf tasks (a size-weighted mean).
+
+    Only the metrics a group's config aggregates (its aggregate_metric_list, as lm-eval reports
+    them) are computed: a suite of unrelated tasks has no meaningful pooled accuracy.
+    """
     table: dict[str, dict[str, Any]] = {}
     for group in group_subtasks:
-        leaves = _leaves(group, group_subtasks)
-        rows = [row for leaf in leaves for row in samples.get(leaf, [])]
-        metric_sets = [set(samples[leaf][0].get("metrics", [])) for leaf in leaves if samples.get(leaf)]
-        shared = set.intersection(*metric_sets) if metric_sets else set()
-        if rows and shared:
-            table[group] = {
-                name: estimate_mean([r[name] for r in rows if _is_number(r.get(name))], seed=seed).as_record()
-                for name in sorted(shared)
-            }
+        declared = sorted(
+            {key.split(",")[0] for key in lm_eval_results.get(group, {}) if "," in key and "_stderr" not in key}
+        )
+        rows = [row for leaf in _leaves(group, group_subtasks) for row in samples.get(leaf, [])]
+        if rows and declared:
+            table[group] = {name: metric_estimate(name, rows, seed) for name in declared}
     return table
 
 
