@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import RunCli
+from tests.conftest import PROJECT_DIR, RunCli
 
 pytestmark = pytest.mark.integration
 
@@ -141,3 +144,38 @@ def test_adapter_for_another_base_model_is_refused(
     assert "does not fit base model" in result.stderr
     assert "q_proj" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def _can_drop_network() -> bool:
+    try:
+        return subprocess.run(["unshare", "--net", "true"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+@pytest.mark.skipif(not _can_drop_network(), reason="needs `unshare --net` (root or user namespaces)")
+def test_eval_needs_no_network_at_all(tmp_path: Path, default_model_dir: Path) -> None:
+    """Run in a network namespace with no interfaces: any attempt to reach a hub would fail."""
+    env = {**os.environ, "MINDGATE_RUNS_DIR": str(tmp_path / "runs"), "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run(
+        [
+            "unshare",
+            "--net",
+            sys.executable,
+            "-m",
+            "harness",
+            "eval",
+            "--tasks",
+            TASK,
+            "--limit",
+            "2",
+            "--no-use-cache",
+        ],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads((_only_run(tmp_path / "runs") / "run.json").read_text())["tasks"][TASK]["n_evaluated"] == 2
