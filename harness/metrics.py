@@ -28,6 +28,11 @@ RECORD_METRICS: dict[str, RecordMetric] = {
 }
 
 
+# Per-item values logged only as evidence (a scorer's full judgement with its explanation), so
+# that each sample record shows why it scored what it did. They are not aggregated.
+EVIDENCE_METRICS = frozenset({"judgement"})
+
+
 def record_metric(name: str) -> RecordMetric:
     try:
         return RECORD_METRICS[name]
@@ -38,3 +43,10 @@ def record_metric(name: str) -> RecordMetric:
 def aggregate_records(name: str, records: Sequence[Mapping[str, Any]]) -> float:
     """The value lm-eval reports for a record metric."""
     return record_metric(name)(records).value
+
+
+def mean_of_defined(values: Sequence[float | None]) -> float:
+    """Mean over the items a metric applies to; None marks an item outside its denominator
+    (e.g. the referral rate at tier "high" ignores the other tiers' items)."""
+    defined = [value for value in values if value is not None]
+    return sum(defined) / len(defined) if defined else float("nan")

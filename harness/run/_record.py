@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.metrics import record_metric
+from harness.metrics import EVIDENCE_METRICS, record_metric
 from harness.paths import PROJECT_DIR
 from harness.stats import Estimate, estimate_mean, wilson_interval
 
@@ -93,7 +93,7 @@ def leaf_metrics(samples: Mapping[str, list[dict[str, Any]]], seed: int) -> dict
     table: dict[str, dict[str, Any]] = {}
     for task, rows in samples.items():
         names = rows[0].get("metrics", []) if rows else []
-        table[task] = {name: metric_estimate(name, rows, seed) for name in names}
+        table[task] = {name: metric_estimate(name, rows, seed) for name in names if name not in EVIDENCE_METRICS}
     return table
 
 
@@ -123,6 +123,7 @@ def group_metrics(
     for group in group_subtasks:
         declared = sorted(
             {key.split(",")[0] for key in lm_eval_results.get(group, {}) if "," in key and "_stderr" not in key}
+            - EVIDENCE_METRICS
         )
         rows = [row for leaf in _leaves(group, group_subtasks) for row in samples.get(leaf, [])]
         if rows and declared:
