@@ -1,0 +1,183 @@
+"""Writing runs and verdicts into the leaderboard database.
+
+A run directory is the source of truth; the database is an index of it. Indexing a run again
+replaces its rows, and ``rebuild`` makes the database mirror a runs folder exactly. Verdicts are
+the exception: they come from the gate, not from run directories, so nothing here deletes them.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from harness.metrics import EVIDENCE_METRICS
+from harness.run import RECORD_NAME
+from harness.store._db import DbPath, StoreError, open_db, transaction, utc_now
+from harness.store._rundir import RunRecordError, StoredRun, is_number, read_run
+
+Verdict = Literal["accept", "reject"]
+VERDICTS: tuple[Verdict, ...] = ("accept", "reject")
+
+
+@dataclass(frozen=True)
+class RunRows:
+    """What one run contributes to the database, without the prompts and responses."""
+
+    run: tuple[Any, ...]
+    metrics: list[tuple[Any, ...]]
+    samples: list[tuple[Any, ...]]
+
+    @property
+    def run_id(self) -> str:
+        return str(self.run[0])
+
+
+@dataclass
+class RebuildReport:
+    indexed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def index_run(db: DbPath, run_dir: Path | str) -> str:
+    """Add or replace one run's rows (run, task metrics, numeric per-item scores); returns its id."""
+    rows = run_rows(read_run(run_dir))
+    with open_db(db) as conn, transaction(conn):
+        _write(conn, rows)
+    return rows.run_id
+
+
+def rebuild(db: DbPath, runs_root: Path | str) -> RebuildReport:
+    """Index every run directory under ``runs_root`` and drop runs that are no longer there,
+    in one transaction. Unreadable directories are skipped and reported, not fatal: one damaged
+    run should not hide every other run from the leaderboard."""
+    runs_root = Path(runs_root)
+    if not runs_root.is_dir():
+        raise StoreError(f"{runs_root}: no such runs folder; set MINDGATE_RUNS_DIR or pass the folder runs are in")
+    report = RebuildReport()
+    collected: list[RunRows] = []
+    for run_dir in _run_dirs(runs_root):
+        try:
+            collected.append(run_rows(read_run(run_dir)))
+        except RunRecordError as error:
+            report.skipped.append((run_dir, str(error)))
+    with open_db(db) as conn, transaction(conn):
+        keep = {rows.run_id for rows in collected}
+        stale = [row[0] for row in conn.execute("SELECT run_id FROM runs") if row[0] not in keep]
+        conn.executemany("DELETE FROM runs WHERE run_id = ?", [(run_id,) for run_id in stale])
+        for rows in collected:
+            _write(conn, rows)
+    report.indexed = sorted(keep)
+    report.removed = sorted(stale)
+    return report
+
+
+def record_verdict(
+    db: DbPath,
+    run_id: str,
+    baseline_run_id: str,
+    rules_hash: str,
+    verdict: Verdict,
+    details: Mapping[str, Any],
+) -> int:
+    """Store a gate decision about ``run_id`` against ``baseline_run_id``; returns its row id."""
+    if verdict not in VERDICTS:
+        raise StoreError(f"verdict {verdict!r} is not one of {', '.join(VERDICTS)}")
+    payload = json.dumps(details, sort_keys=True, default=str, allow_nan=False)
+    with open_db(db) as conn, transaction(conn):
+        cursor = conn.execute(
+            "INSERT INTO verdicts (run_id, baseline_run_id, rules_hash, verdict, details, created) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (run_id, baseline_run_id, rules_hash, verdict, payload, utc_now()),
+        )
+        return int(cursor.lastrowid or 0)
+
+
+def run_rows(run: StoredRun) -> RunRows:
+    record = run.record
+    model = record.get("model") or {}
+    adapter = record.get("adapter") or {}
+    for name in ("name", "content_hash"):
+        if not model.get(name):
+            raise RunRecordError(f"{run.run_dir / RECORD_NAME}: field 'model.{name}' is missing")
+    started = record.get("started_at_unix")
+    created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)) if is_number(started) else utc_now()
+    run_row = (
+        run.run_id,
+        created,
+        model["name"],
+        model["content_hash"],
+        adapter.get("name"),
+        adapter.get("content_hash"),
+        str(record.get("backend", "")),
+        str(record.get("status", "unknown")),
+        record.get("wall_time_s"),
+        str(run.run_dir.resolve()),
+        utc_now(),
+    )
+    return RunRows(run=run_row, metrics=list(_metric_rows(run)), samples=list(_sample_rows(run)))
+
+
+def _metric_rows(run: StoredRun) -> Iterator[tuple[Any, ...]]:
+    higher_is_better = (run.record.get("lm_eval") or {}).get("higher_is_better") or {}
+    for section, is_group in (("metrics", 0), ("group_metrics", 1)):
+        for task, metrics in (run.record.get(section) or {}).items():
+            for position, (metric, estimate) in enumerate(metrics.items()):
+                direction = (higher_is_better.get(task) or {}).get(metric)
+                yield (
+                    run.run_id,
+                    task,
+                    metric,
+                    position,
+                    is_group,
+                    None if direction is None else int(bool(direction)),
+                    _finite_or_none(estimate.get("value")),
+                    int(estimate.get("n") or 0),
+                    _finite_or_none(estimate.get("ci_low")),
+                    _finite_or_none(estimate.get("ci_high")),
+                    estimate.get("ci_method"),
+                )
+
+
+def _sample_rows(run: StoredRun) -> Iterator[tuple[Any, ...]]:
+    for task in run.samples:
+        for key, row in run.items(task).items():
+            for metric in row.get("metrics") or ():
+                value = row.get(metric)
+                # Records (dicts) and None are not per-item scores; they stay in the run directory.
+                if metric not in EVIDENCE_METRICS and is_number(value):
+                    yield (run.run_id, task, key, metric, float(value))
+
+
+def _write(conn: sqlite3.Connection, rows: RunRows) -> None:
+    conn.execute(
+        """
+        INSERT INTO runs (run_id, created, model_name, model_hash, adapter_name, adapter_hash, backend,
+                          status, wall_time_s, run_dir, indexed_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (run_id) DO UPDATE SET
+            created = excluded.created, model_name = excluded.model_name, model_hash = excluded.model_hash,
+            adapter_name = excluded.adapter_name, adapter_hash = excluded.adapter_hash, backend = excluded.backend,
+            status = excluded.status, wall_time_s = excluded.wall_time_s, run_dir = excluded.run_dir,
+            indexed_at = excluded.indexed_at
+        """,
+        rows.run,
+    )
+    conn.execute("DELETE FROM task_metrics WHERE run_id = ?", (rows.run_id,))
+    conn.execute("DELETE FROM samples WHERE run_id = ?", (rows.run_id,))
+    conn.executemany("INSERT INTO task_metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows.metrics)
+    conn.executemany("INSERT INTO samples VALUES (?, ?, ?, ?, ?)", rows.samples)
+
+
+def _run_dirs(runs_root: Path) -> list[Path]:
+    # ".partial-*" folders are evaluations still being written (or abandoned); never index them.
+    return sorted(path for path in runs_root.iterdir() if path.is_dir() and not path.name.startswith("."))
+
+
+def _finite_or_none(value: Any) -> float | None:
+    return float(value) if is_number(value) else None
