@@ -105,7 +105,7 @@ def metric_estimate(name: str, rows: Sequence[Mapping[str, Any]], seed: int) -> 
         result = record_metric(name)([value for value in values if isinstance(value, Mapping)])
         low, high = wilson_interval(result.value * result.n, result.n)
         return Estimate(result.value, result.n, low, high, "wilson").as_record()
-    return estimate_mean([float(v) for v in values if _is_number(v)], seed=seed).as_record()
+    return estimate_mean([float(v) for v in values if v is not None and _is_number(v)], seed=seed).as_record()
 
 
 def group_metrics(
