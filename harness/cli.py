@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import sys
 import types
 import typing
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 # Offline by design: set before anything imports huggingface_hub. A user with a reachable hub
@@ -84,6 +86,48 @@ def _cmd_model(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _run_dir(reference: str) -> Path:
+    """A run directory given as a path or as a run id under the runs folder."""
+    from harness.paths import runs_dir
+
+    path = Path(reference).expanduser()
+    if path.is_dir():
+        return path
+    candidate = runs_dir() / reference
+    if candidate.is_dir():
+        return candidate
+    raise MindgateError(f"no run {reference!r}: neither a directory nor a run id under {runs_dir()}")
+
+
+def _cmd_compare(args: argparse.Namespace, console: Console) -> int:
+    from harness.compare import compare_runs, print_comparison
+
+    comparison = compare_runs(_run_dir(args.run_a), _run_dir(args.run_b), margin=args.margin, alpha=args.alpha)
+    if args.json:
+        print(json.dumps(comparison.as_record(), indent=2))
+    else:
+        print_comparison(Console(), comparison)
+    return 0
+
+
+def _cmd_leaderboard(args: argparse.Namespace, console: Console) -> int:
+    from harness.compare import leaderboard_table
+    from harness.paths import runs_dir
+    from harness.store import leaderboard, leaderboard_csv, leaderboard_json, rebuild
+
+    if args.rebuild:
+        report = rebuild(args.db, runs_dir())
+        console.print(f"rebuilt from {runs_dir()}: {report}")
+    rows = leaderboard(args.db, base=args.base, task=args.task)
+    if args.format == "csv":
+        print(leaderboard_csv(rows), end="")
+    elif args.format == "json":
+        print(leaderboard_json(rows))
+    else:
+        Console().print(leaderboard_table(rows))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mindgate", description="Evaluate and gate mental-health language models and their LoRA adapters."
@@ -97,6 +141,22 @@ def build_parser() -> argparse.ArgumentParser:
     model_parser = commands.add_parser("model", help="materialise/verify a model and print its path and hash")
     model_parser.add_argument("model", nargs="?", default="smollm2-135m-instruct")
     model_parser.set_defaults(handler=_cmd_model)
+    compare_parser = commands.add_parser("compare", help="paired comparison of two runs, per task and metric")
+    compare_parser.add_argument("run_a", help="baseline run (id or directory)")
+    compare_parser.add_argument("run_b", help="candidate run (id or directory); differences are B - A")
+    compare_parser.add_argument("--margin", type=float, default=0.05, help="difference that matters (power warning)")
+    compare_parser.add_argument("--alpha", type=float, default=0.05, help="significance level after Holm correction")
+    compare_parser.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    compare_parser.set_defaults(handler=_cmd_compare)
+    board_parser = commands.add_parser("leaderboard", help="latest result per model + adapter, from the database")
+    board_parser.add_argument("--base", help="only runs of this base model (name or hash prefix)")
+    board_parser.add_argument("--task", help="only this task")
+    board_parser.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    board_parser.add_argument(
+        "--db", type=Path, default=None, help="database file (default: $MINDGATE_DB or reports/leaderboard.db)"
+    )
+    board_parser.add_argument("--rebuild", action="store_true", help="re-index every run directory first")
+    board_parser.set_defaults(handler=_cmd_leaderboard)
     return parser
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -68,7 +69,21 @@ def _evaluate_one(
     record = _build_record(run_id, config, model, adapter, raw, samples, started_at, wall)
     run_dir = _record.write_run(runs_root, run_id, record, samples)
     print_run(console, record, run_dir)
+    _index_into_leaderboard(run_dir, console)
     return run_dir
+
+
+def _index_into_leaderboard(run_dir: Path, console: Console) -> None:
+    """The run record is the source of truth; the database is an index that `mindgate leaderboard
+    --rebuild` can always recreate, so a failure here is reported, not fatal."""
+    from harness.store import default_db_path, index_run
+
+    try:
+        index_run(None, run_dir)
+    except (MindgateError, OSError, sqlite3.Error) as problem:
+        console.print(
+            f"[yellow]warning[/yellow]: run kept in {run_dir} but not indexed in {default_db_path()}: {problem}"
+        )
 
 
 def _build_record(
