@@ -5,6 +5,7 @@
 #   make test                 fast + integration tests (slow ones excluded)
 #   make test-slow            only the tests marked slow
 #   make check                ruff + mypy on the package
+#   make gate CANDIDATE=run BASELINE=run [RULES=rubrics/gate.yaml]   exit 0 accept / 1 reject / 2 unusable
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -24,10 +25,10 @@ export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 
-.PHONY: help install eval test test-slow check clean-cache
+.PHONY: help install eval test test-slow check gate leaderboard clean-cache
 
 help:
-	@sed -n '2,7p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,8p' Makefile | sed 's/^# \{0,1\}//'
 
 install:
 	@VENV=$(VENV) PYTHON=$(PYTHON) VLLM=$(VLLM) bash scripts/install.sh
@@ -47,6 +48,13 @@ test-slow: install
 check: install
 	$(BIN)/ruff check harness tests scripts tasks
 	$(BIN)/mypy
+
+gate: install
+	@test -n "$(CANDIDATE)" -a -n "$(BASELINE)" || { echo "usage: make gate CANDIDATE=<run> BASELINE=<run>"; exit 2; }
+	$(BIN)/mindgate gate --candidate $(CANDIDATE) --baseline $(BASELINE) $(if $(RULES),--rules $(RULES))
+
+leaderboard: install
+	$(BIN)/mindgate leaderboard
 
 clean-cache:
 	rm -rf "$${MINDGATE_HOME:-$${XDG_CACHE_HOME:-$$HOME/.cache}/mindgate}/request-cache"

@@ -128,6 +128,18 @@ def _cmd_leaderboard(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _cmd_gate(args: argparse.Namespace, console: Console) -> int:
+    from harness.gate import DEFAULT_RULES_PATH, decision_record, decision_table, evaluate_gate
+    from harness.store import record_verdict
+
+    decision = evaluate_gate(_run_dir(args.candidate), _run_dir(args.baseline), args.rules or DEFAULT_RULES_PATH)
+    Console().print(decision_table(decision))
+    record_verdict(args.db, **decision_record(decision))
+    verdict = "[bold green]ACCEPT[/bold green]" if decision.exit_code == 0 else "[bold red]REJECT[/bold red]"
+    console.print(f"gate: {verdict} {decision.candidate_run_id} against {decision.baseline_run_id}")
+    return decision.exit_code
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mindgate", description="Evaluate and gate mental-health language models and their LoRA adapters."
@@ -157,6 +169,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     board_parser.add_argument("--rebuild", action="store_true", help="re-index every run directory first")
     board_parser.set_defaults(handler=_cmd_leaderboard)
+    gate_parser = commands.add_parser(
+        "gate", help="accept (exit 0) or reject (exit 1) a candidate run against a baseline; 2 = unusable input"
+    )
+    gate_parser.add_argument("--candidate", required=True, help="candidate run (id or directory)")
+    gate_parser.add_argument("--baseline", required=True, help="baseline run (id or directory)")
+    gate_parser.add_argument("--rules", type=Path, default=None, help="rules file (default: rubrics/gate.yaml)")
+    gate_parser.add_argument("--db", type=Path, default=None, help="where the verdict is stored (leaderboard db)")
+    gate_parser.set_defaults(handler=_cmd_gate)
     return parser
 
 
