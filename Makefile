@@ -6,6 +6,7 @@
 #   make test-slow            only the tests marked slow
 #   make check                ruff + mypy on the package
 #   make gate CANDIDATE=run BASELINE=run [RULES=rubrics/gate.yaml]   exit 0 accept / 1 reject / 2 unusable
+#   make scorers              retrain the empathy/toxicity scorers (needs ../shared/data) and rewrite reports/validation
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -25,10 +26,10 @@ export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 
-.PHONY: help install eval test test-slow check gate leaderboard clean-cache
+.PHONY: help install eval test test-slow check gate leaderboard scorers clean-cache
 
 help:
-	@sed -n '2,8p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,9p' Makefile | sed 's/^# \{0,1\}//'
 
 install:
 	@VENV=$(VENV) PYTHON=$(PYTHON) VLLM=$(VLLM) bash scripts/install.sh
@@ -52,6 +53,18 @@ check: install
 gate: install
 	@test -n "$(CANDIDATE)" -a -n "$(BASELINE)" || { echo "usage: make gate CANDIDATE=<run> BASELINE=<run>"; exit 2; }
 	$(BIN)/mindgate gate --candidate $(CANDIDATE) --baseline $(BASELINE) $(if $(RULES),--rules $(RULES))
+
+# Seeded and reproducible: rerunning gives byte-identical artifacts (the scripts check it).
+SHARED ?= ../shared/data
+scorers: install
+	$(BIN)/python scripts/train_empathy_scorer.py --data-dir $(SHARED)/epitome
+	$(BIN)/python scripts/validate_empathy_scorer.py --data-dir $(SHARED)/epitome
+	$(BIN)/python scripts/train_toxicity_scorer.py \
+		--davidson-csv $(SHARED)/davidson-hate-offensive/labeled_data.csv \
+		--toxigen-demonstrations $(SHARED)/toxigen/demonstrations \
+		--counselchat-csv $(SHARED)/counselchat/20200325_counsel_chat.csv
+	$(BIN)/python scripts/validate_toxicity_scorer.py
+	$(BIN)/python scripts/validate_crisis_scorer.py
 
 leaderboard: install
 	$(BIN)/mindgate leaderboard
