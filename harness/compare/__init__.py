@@ -1,7 +1,7 @@
 """Paired comparison of two runs: per task and metric, the difference on the items both scored,
 its bootstrap CI, the test suited to the metric, Holm-adjusted p-values and power warnings."""
 
-from harness.compare._compare import compare_runs
+from harness.compare._compare import compare_runs, require_same_task_definition
 from harness.compare._power import (
     TARGET_POWER,
     minimum_detectable_difference,
@@ -50,6 +50,7 @@ __all__ = [
     "pairs_needed",
     "planning_sd",
     "print_comparison",
+    "require_same_task_definition",
     "underpowered_warning",
     "unit_values",
     "wilcoxon_signed_rank",

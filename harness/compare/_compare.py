@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -84,15 +85,29 @@ def _comparable_tasks(run_a: StoredRun, run_b: StoredRun) -> list[str]:
             f"B: {', '.join(sorted(run_b.samples))}); evaluate both on the same tasks"
         )
     for task in common:
-        for field in _TASK_IDENTITY_FIELDS:
-            value_a, value_b = run_a.task_info(task).get(field), run_b.task_info(task).get(field)
-            if value_a != value_b:
-                raise IncomparableRunsError(
-                    f"task {task}: tasks.{task}.{field} is {value_a!r} in {run_a.run_dir / RECORD_NAME} but "
-                    f"{value_b!r} in {run_b.run_dir / RECORD_NAME}; scores from different task definitions "
-                    "cannot be paired, re-run both with the same task version and settings"
-                )
+        require_same_task_definition(
+            task,
+            run_a,
+            run_b,
+            _TASK_IDENTITY_FIELDS,
+            remedy="scores from different task definitions cannot be paired, re-run both with the same task "
+            "version and settings",
+        )
     return common
+
+
+def require_same_task_definition(
+    task: str, run_a: StoredRun, run_b: StoredRun, fields: Sequence[str], remedy: str
+) -> None:
+    """Raise IncomparableRunsError naming the first identity field (version, config hash, item set)
+    on which the two run records disagree for ``task``."""
+    for field in fields:
+        value_a, value_b = run_a.task_info(task).get(field), run_b.task_info(task).get(field)
+        if value_a != value_b:
+            raise IncomparableRunsError(
+                f"task {task}: tasks.{task}.{field} is {value_a!r} in {run_a.run_dir / RECORD_NAME} but "
+                f"{value_b!r} in {run_b.run_dir / RECORD_NAME}; {remedy}"
+            )
 
 
 def _paired_rows(run_a: StoredRun, run_b: StoredRun, task: str) -> tuple[Rows, Rows, list[str]]:

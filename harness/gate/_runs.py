@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from harness.compare import IncomparableRunsError, Unpairable, unit_values
+from harness.compare import IncomparableRunsError, Unpairable, require_same_task_definition, unit_values
 from harness.errors import MindgateError
 from harness.gate._schema import MetricScale, Rule
 from harness.run import RECORD_NAME
@@ -145,14 +145,13 @@ def check_same_items(candidate: StoredRun, baseline: StoredRun, task: str, leave
             "same tasks"
         )
     for leaf in leaves:
-        for field in _IDENTITY_FIELDS:
-            value_c, value_b = candidate.task_info(leaf).get(field), baseline.task_info(leaf).get(field)
-            if value_c != value_b:
-                raise IncomparableRunsError(
-                    f"task {leaf}: tasks.{leaf}.{field} is {value_c!r} in {record_path(candidate)} but {value_b!r} "
-                    f"in {record_path(baseline)}; the gate pairs runs on the same task version, settings and item "
-                    "set only. Re-run both the same way"
-                )
+        require_same_task_definition(
+            leaf,
+            candidate,
+            baseline,
+            _IDENTITY_FIELDS,
+            remedy="the gate pairs runs on the same task version, settings and item set only. Re-run both the same way",
+        )
 
 
 def paired_units(candidate: StoredRun, baseline: StoredRun, leaves: Sequence[str], metric: str) -> PairedUnits:

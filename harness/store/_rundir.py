@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeGuard
 
-from harness.errors import MindgateError
+from harness.errors import DataFormatError, MindgateError
 from harness.run import RECORD_NAME
+from harness.taskdata import read_jsonl
 
 # Our tasks give every document a stable id; lm-eval's doc_id is only a position in the split.
 ITEM_ID_FIELDS = ("id", "item_id")
@@ -99,16 +100,7 @@ def _read_json(path: Path) -> dict[str, Any]:
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         raise RunRecordError(f"{path}: missing; run.json lists this task but its samples were not written")
-    rows = []
-    with path.open(encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise RunRecordError(f"{path}:{line_number}: not valid JSON ({error})") from None
-            if not isinstance(row, dict):
-                raise RunRecordError(f"{path}:{line_number}: expected a JSON object per line")
-            rows.append(row)
-    return rows
+    try:
+        return read_jsonl(path)
+    except DataFormatError as error:
+        raise RunRecordError(str(error)) from None
