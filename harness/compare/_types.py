@@ -74,14 +74,15 @@ class Comparison:
 
     def as_record(self) -> dict[str, Any]:
         """A JSON-ready dict (NaN becomes null)."""
-        return _without_nan(asdict(self))
+        return json_ready(asdict(self))
 
 
-def _without_nan(value: Any) -> Any:
-    if isinstance(value, float) and math.isnan(value):
+def json_ready(value: Any) -> Any:
+    """The same structure with NaN and infinities as None (JSON has no such numbers)."""
+    if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {key: _without_nan(item) for key, item in value.items()}
+        return {key: json_ready(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_without_nan(item) for item in value]
+        return [json_ready(item) for item in value]
     return value

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict
 from typing import Any
 
 from rich.table import Table
 
+from harness.compare._types import json_ready
 from harness.gate._types import GateDecision, RuleResult
 
 _VERDICT_STYLE = {"pass": "green", "fail": "bold red", "not_applicable": "dim"}
@@ -60,7 +60,7 @@ def decision_record(decision: GateDecision) -> dict[str, Any]:
         "baseline_run_id": decision.baseline_run_id,
         "rules_hash": decision.rules_sha256,
         "verdict": decision.verdict,
-        "details": _without_nan(details),
+        "details": json_ready(details),
     }
 
 
@@ -73,13 +73,3 @@ def _result_record(result: RuleResult) -> dict[str, Any]:
         "evidence": result.evidence,
         "numbers": None if result.numbers is None else asdict(result.numbers),
     }
-
-
-def _without_nan(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: _without_nan(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_without_nan(item) for item in value]
-    return value
