@@ -27,3 +27,11 @@ class CacheCorruptError(MindgateError):
 
 class DataFormatError(MindgateError):
     """A data file with a malformed row or field."""
+
+
+class ServerError(MindgateError):
+    """A model server that cannot be started, reached, or kept alive."""
+
+
+class CanaryError(MindgateError):
+    """The adapter-applied canary found that served results do not belong to the model asked for."""
