@@ -6,6 +6,8 @@
 #   make test-slow            only the tests marked slow
 #   make check                ruff + mypy on the package
 #   make gate CANDIDATE=run BASELINE=run [RULES=rubrics/gate.yaml]   exit 0 accept / 1 reject / 2 unusable
+#                             (make itself exits 2 on either failure; its last line says which)
+#   make report RUNS="run [run ...]" [BASELINE=run] [OUT=file]   self-contained HTML report in reports/html/
 #   make scorers              retrain the empathy/toxicity scorers (needs ../shared/data) and rewrite reports/validation
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -26,10 +28,10 @@ export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 
-.PHONY: help install eval test test-slow check gate leaderboard scorers clean-cache
+.PHONY: help install eval test test-slow check gate report leaderboard scorers clean-cache
 
 help:
-	@sed -n '2,9p' Makefile | sed 's/^# \{0,1\}//'
+	@awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' Makefile
 
 install:
 	@VENV=$(VENV) PYTHON=$(PYTHON) VLLM=$(VLLM) bash scripts/install.sh
@@ -52,7 +54,14 @@ check: install
 
 gate: install
 	@test -n "$(CANDIDATE)" -a -n "$(BASELINE)" || { echo "usage: make gate CANDIDATE=<run> BASELINE=<run>"; exit 2; }
-	$(BIN)/mindgate gate --candidate $(CANDIDATE) --baseline $(BASELINE) $(if $(RULES),--rules $(RULES))
+	@$(BIN)/mindgate gate --candidate $(CANDIDATE) --baseline $(BASELINE) $(if $(RULES),--rules $(RULES)); \
+	status=$$?; case $$status in 0) ;; 1) echo "make gate: REJECTED (mindgate gate exit 1)";; \
+	*) echo "make gate: unusable input (mindgate gate exit $$status)";; esac; exit $$status
+
+report: install
+	@test -n "$(RUNS)" || { echo 'usage: make report RUNS="<run> [<run> ...]" [BASELINE=<run>] [OUT=<file>]'; exit 2; }
+	$(BIN)/mindgate report $(RUNS) $(if $(BASELINE),--baseline $(BASELINE)) $(if $(OUT),--out $(OUT)) \
+		$(if $(RULES),--rules $(RULES))
 
 # Seeded and reproducible: rerunning gives byte-identical artifacts (the scripts check it).
 SHARED ?= ../shared/data

@@ -87,16 +87,19 @@ def _cmd_model(args: argparse.Namespace, console: Console) -> int:
 
 
 def _run_dir(reference: str) -> Path:
-    """A run directory given as a path or as a run id under the runs folder."""
-    from harness.paths import runs_dir
+    """A run directory given as a path, a run id under the runs folder, or a baseline name."""
+    from harness.paths import baselines_dir, runs_dir
 
     path = Path(reference).expanduser()
     if path.is_dir():
         return path
-    candidate = runs_dir() / reference
-    if candidate.is_dir():
-        return candidate
-    raise MindgateError(f"no run {reference!r}: neither a directory nor a run id under {runs_dir()}")
+    for folder in (runs_dir(), baselines_dir()):
+        if (folder / reference).is_dir():
+            return folder / reference
+    raise MindgateError(
+        f"no run {reference!r}: neither a directory, nor a run id under {runs_dir()}, nor a baseline under "
+        f"{baselines_dir()}"
+    )
 
 
 def _cmd_compare(args: argparse.Namespace, console: Console) -> int:
@@ -111,9 +114,8 @@ def _cmd_compare(args: argparse.Namespace, console: Console) -> int:
 
 
 def _cmd_leaderboard(args: argparse.Namespace, console: Console) -> int:
-    from harness.compare import leaderboard_table
     from harness.paths import runs_dir
-    from harness.store import leaderboard, leaderboard_csv, leaderboard_json, rebuild
+    from harness.store import leaderboard, leaderboard_csv, leaderboard_json, print_leaderboard, rebuild
 
     if args.rebuild:
         report = rebuild(args.db, runs_dir())
@@ -123,8 +125,11 @@ def _cmd_leaderboard(args: argparse.Namespace, console: Console) -> int:
         print(leaderboard_csv(rows), end="")
     elif args.format == "json":
         print(leaderboard_json(rows))
+    elif rows:
+        print_leaderboard(rows)
     else:
-        Console().print(leaderboard_table(rows))
+        which = " matching --base/--task" if args.base or args.task else ""
+        console.print(f"no results: no completed run{which} is indexed (--rebuild indexes {runs_dir()})")
     return 0
 
 
@@ -138,6 +143,32 @@ def _cmd_gate(args: argparse.Namespace, console: Console) -> int:
     verdict = "[bold green]ACCEPT[/bold green]" if decision.exit_code == 0 else "[bold red]REJECT[/bold red]"
     console.print(f"gate: {verdict} {decision.candidate_run_id} against {decision.baseline_run_id}")
     return decision.exit_code
+
+
+def _cmd_report(args: argparse.Namespace, console: Console) -> int:
+    from harness.gate import DEFAULT_RULES_PATH
+    from harness.report import build_report
+
+    if args.samples < 0:
+        raise MindgateError(f"--samples {args.samples}: the number of worst samples per task cannot be negative")
+    baseline = _run_dir(args.baseline) if args.baseline else None
+    path = build_report(
+        [_run_dir(reference) for reference in args.runs],
+        baseline_dir=baseline,
+        out=args.out,
+        rules_path=args.rules or DEFAULT_RULES_PATH,
+        samples_per_task=args.samples,
+    )
+    print(path)
+    return 0
+
+
+def _cmd_baseline_promote(args: argparse.Namespace, console: Console) -> int:
+    from harness.store import promote_baseline
+
+    path = promote_baseline(_run_dir(args.run), args.name, force=args.force)
+    console.print(f"baseline {args.name}: {path} (commit it; gate against it with --baseline {args.name})")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -173,11 +204,38 @@ def build_parser() -> argparse.ArgumentParser:
         "gate", help="accept (exit 0) or reject (exit 1) a candidate run against a baseline; 2 = unusable input"
     )
     gate_parser.add_argument("--candidate", required=True, help="candidate run (id or directory)")
-    gate_parser.add_argument("--baseline", required=True, help="baseline run (id or directory)")
+    gate_parser.add_argument(
+        "--baseline", required=True, help="baseline run (id, directory, or a name under reports/baselines)"
+    )
     gate_parser.add_argument("--rules", type=Path, default=None, help="rules file (default: rubrics/gate.yaml)")
     gate_parser.add_argument("--db", type=Path, default=None, help="where the verdict is stored (leaderboard db)")
     gate_parser.set_defaults(handler=_cmd_gate)
+    _add_report_commands(commands)
     return parser
+
+
+def _add_report_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``report`` (the HTML page) and ``baseline promote``."""
+    report_parser = commands.add_parser(
+        "report", help="write a self-contained HTML report of runs: scores, paired differences, gate, worst samples"
+    )
+    report_parser.add_argument("runs", nargs="+", metavar="RUN", help="runs (ids, directories or baseline names)")
+    report_parser.add_argument("--baseline", help="run the others are compared and gated against (default: the first)")
+    report_parser.add_argument(
+        "--out", type=Path, default=None, help="output file (default: reports/html/<run>.html or compare-<a>-<b>.html)"
+    )
+    report_parser.add_argument("--rules", type=Path, default=None, help="gate rules file (default: rubrics/gate.yaml)")
+    report_parser.add_argument("--samples", type=int, default=5, help="worst samples shown per task and run")
+    report_parser.set_defaults(handler=_cmd_report)
+    baseline_parser = commands.add_parser("baseline", help="manage the baselines kept in reports/baselines")
+    baseline_commands = baseline_parser.add_subparsers(dest="baseline_command", required=True)
+    promote_parser = baseline_commands.add_parser(
+        "promote", help="copy a completed run to reports/baselines/<name>/ (to be committed)"
+    )
+    promote_parser.add_argument("run", help="run to promote (id or directory)")
+    promote_parser.add_argument("--name", required=True, help="baseline name, e.g. smollm2-135m-suite-v1")
+    promote_parser.add_argument("--force", action="store_true", help="replace an existing baseline of that name")
+    promote_parser.set_defaults(handler=_cmd_baseline_promote)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

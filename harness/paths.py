@@ -26,3 +26,14 @@ def runs_dir() -> Path:
     """Run records: ``$MINDGATE_RUNS_DIR`` or ``reports/runs`` in the project."""
     explicit = os.environ.get("MINDGATE_RUNS_DIR")
     return Path(explicit).expanduser().resolve() if explicit else REPORTS_DIR / "runs"
+
+
+def baselines_dir() -> Path:
+    """Promoted baseline runs, kept in git: ``$MINDGATE_BASELINES_DIR`` or ``reports/baselines``."""
+    explicit = os.environ.get("MINDGATE_BASELINES_DIR")
+    return Path(explicit).expanduser().resolve() if explicit else REPORTS_DIR / "baselines"
+
+
+def html_reports_dir() -> Path:
+    """Where ``mindgate report`` writes by default: ``reports/html``."""
+    return REPORTS_DIR / "html"

@@ -1,9 +1,18 @@
-"""Stored runs: reading run directories back, and the SQLite leaderboard database that indexes them.
+"""Stored runs: reading run directories back, the SQLite leaderboard database that indexes them,
+and the baselines promoted from them.
 
 The database (``reports/leaderboard.db``, or ``$MINDGATE_DB``) is an index that can always be
 rebuilt from the run directories, except for gate verdicts, which only it holds.
 """
 
+from harness.store._baselines import PROVENANCE_NAME, BaselineError, promote_baseline
+from harness.store._board import (
+    BoardEntry,
+    format_estimate,
+    leaderboard_pivot_table,
+    pivot_leaderboard,
+    print_leaderboard,
+)
 from harness.store._db import DB_ENV, DbPath, StoreError, default_db_path, migrate, open_db, schema_version
 from harness.store._index import VERDICTS, RebuildReport, Verdict, index_run, rebuild, record_verdict, run_rows
 from harness.store._leaderboard import LeaderboardRow, leaderboard, leaderboard_csv, leaderboard_json
@@ -15,7 +24,10 @@ __all__ = [
     "ITEM_ID_FIELDS",
     "LATEST_VERSION",
     "MIGRATIONS",
+    "PROVENANCE_NAME",
     "VERDICTS",
+    "BaselineError",
+    "BoardEntry",
     "DbPath",
     "LeaderboardRow",
     "RebuildReport",
@@ -24,14 +36,19 @@ __all__ = [
     "StoredRun",
     "Verdict",
     "default_db_path",
+    "format_estimate",
     "index_run",
     "is_number",
     "item_key",
     "leaderboard",
     "leaderboard_csv",
     "leaderboard_json",
+    "leaderboard_pivot_table",
     "migrate",
     "open_db",
+    "pivot_leaderboard",
+    "print_leaderboard",
+    "promote_baseline",
     "read_run",
     "rebuild",
     "record_verdict",

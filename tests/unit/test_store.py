@@ -21,11 +21,14 @@ from harness.store import (
     LATEST_VERSION,
     StoreError,
     default_db_path,
+    format_estimate,
     index_run,
     leaderboard,
     leaderboard_csv,
     leaderboard_json,
     open_db,
+    pivot_leaderboard,
+    print_leaderboard,
     rebuild,
     record_verdict,
     schema_version,
@@ -200,6 +203,50 @@ def test_leaderboard_table_renders_the_numbers(tmp_path: Path) -> None:
     text = buffer.getvalue()
     for expected in ("quiz", "acc", "0.300", "dpo", "r1", "10"):
         assert expected in text
+
+
+def test_the_leaderboard_pivots_to_one_row_per_model_and_adapter(tmp_path: Path) -> None:
+    runs, db = tmp_path / "runs", tmp_path / "lb.db"
+    write_run(runs, "base-old", correct=2, started=1.0e9, tasks=("quiz", "crisis"))
+    write_run(runs, "base-new", correct=4, started=2.0e9)  # a later run of one task only
+    write_run(runs, "sft", correct=7, started=1.5e9, adapter="sft")
+    rebuild(db, runs)
+    record_verdict(db, "sft", "base-new", rules_hash="r" * 64, verdict="reject", details={})
+    record_verdict(db, "sft", "base-new", rules_hash="r" * 64, verdict="accept", details={})
+    tasks, entries = pivot_leaderboard(leaderboard(db))
+    assert tasks == ["crisis", "quiz"]
+    assert [(entry.model_name, entry.adapter_name) for entry in entries] == [("tiny", None), ("tiny", "sft")]
+    base, sft = entries
+    # the latest run per task: quiz from base-new, crisis still from base-old
+    assert {task: (row.run_id, row.value) for task, row in base.cells.items()} == {
+        "crisis": ("base-old", 0.2),
+        "quiz": ("base-new", 0.4),
+    }
+    assert base.verdict is None and base.label == f"tiny ({hashlib.sha256(b'tiny').hexdigest()[:8]})"
+    assert set(sft.cells) == {"quiz"} and (sft.verdict, sft.verdict_baseline_run_id) == ("accept", "base-new")
+    assert sft.label.endswith("+ sft (cdcdcdcd)")
+
+
+def test_the_pivot_table_shows_value_ci_n_and_verdict_without_cropping(tmp_path: Path) -> None:
+    runs, db = tmp_path / "runs", tmp_path / "lb.db"
+    write_run(runs, "base", correct=4, tasks=("quiz", "crisis"))
+    write_run(runs, "sft", correct=7, adapter="sft")
+    rebuild(db, runs)
+    record_verdict(db, "sft", "base", rules_hash="r" * 64, verdict="reject", details={})
+    rows = leaderboard(db)
+    buffer = io.StringIO()
+    print_leaderboard(rows, Console(file=buffer, width=40, color_system=None))
+    text = buffer.getvalue()
+    sft_quiz = next(row for row in rows if row.run_id == "sft")
+    assert format_estimate(sft_quiz.value, sft_quiz.ci_low, sft_quiz.ci_high) in text
+    assert text.count("n=10") == 3 and "✗ rejected" in text and "vs base" in text
+    assert "crisis" in text and "harmful ↓" in text and "acc ↑" in text  # every column, even when narrow
+    assert max(len(line) for line in text.splitlines()) > 40
+
+
+def test_format_estimate() -> None:
+    assert format_estimate(0.2794, 0.2451, 0.3162) == "0.279 [0.245, 0.316]"
+    assert format_estimate(None, float("nan"), 1.0) == "- [-, 1.000]"
 
 
 def test_database_path_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
