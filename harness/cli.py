@@ -27,10 +27,18 @@ from harness.run import EvalConfig  # noqa: E402
 _TUPLE_FIELDS = {"tasks": ",", "adapters": None}  # tasks: comma-separated; adapters: repeated flag
 
 
-def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
+_SERVE_FIELDS: tuple[str, ...] = (
+    *("model", "adapters", "port", "max_loras", "max_lora_rank", "max_model_len"),
+    *("dtype", "device", "server_start_timeout"),
+)
+
+
+def _add_config_arguments(parser: argparse.ArgumentParser, only: tuple[str, ...] | None = None) -> None:
     """Every EvalConfig field becomes a flag, with the field's help text: one schema, two faces."""
     hints = typing.get_type_hints(EvalConfig)
     for f in dataclasses.fields(EvalConfig):
+        if only is not None and f.name not in only:
+            continue
         flag = "--" + f.name.replace("_", "-")
         help_text = f.metadata.get("help", "")
         if f.name == "adapters":
@@ -40,7 +48,8 @@ def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
         elif hints[f.name] is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         else:
-            parser.add_argument(flag, type=_scalar_type(hints[f.name]), help=f"{help_text} (default: {f.default})")
+            shown = "" if f.default is None else f" (default: {f.default})"
+            parser.add_argument(flag, type=_scalar_type(hints[f.name]), help=help_text + shown)
 
 
 def _scalar_type(hint: Any) -> Any:
@@ -67,6 +76,13 @@ def _cmd_eval(args: argparse.Namespace, console: Console) -> int:
     from harness.run import evaluate
 
     evaluate(config_from_args(args), console=console)
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace, console: Console) -> int:
+    from harness.run import serve
+
+    serve(config_from_args(args), console=console)
     return 0
 
 
@@ -179,6 +195,11 @@ def build_parser() -> argparse.ArgumentParser:
     eval_parser = commands.add_parser("eval", help="run the benchmark suite (or chosen tasks) on a model")
     _add_config_arguments(eval_parser)
     eval_parser.set_defaults(handler=_cmd_eval)
+    serve_parser = commands.add_parser(
+        "serve", help="start a vLLM server with the model and adapters, check it with the canary, serve until Ctrl-C"
+    )
+    _add_config_arguments(serve_parser, only=_SERVE_FIELDS)
+    serve_parser.set_defaults(handler=_cmd_serve)
     tasks_parser = commands.add_parser("tasks", help="list the project's tasks and groups")
     tasks_parser.set_defaults(handler=_cmd_tasks)
     model_parser = commands.add_parser("model", help="materialise/verify a model and print its path and hash")

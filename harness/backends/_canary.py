@@ -153,7 +153,8 @@ class ReferenceModel:
         from transformers import AutoModelForCausalLM
 
         self._torch = torch
-        model = AutoModelForCausalLM.from_pretrained(str(model_path), dtype=torch.float32).to(device)
+        model: Any = AutoModelForCausalLM.from_pretrained(str(model_path), dtype=torch.float32)
+        model = model.to(device)
         if adapters:
             from peft import PeftModel
 
@@ -166,10 +167,11 @@ class ReferenceModel:
         self.adapters = set(adapters)
 
     def _logits(self, served_name: str, sequence: list[int]) -> Any:
+        """``served_name`` is an adapter name, or anything else for the base model."""
         torch = self._torch
         ids = torch.tensor([sequence], device=self.device)
         with torch.no_grad():
-            if served_name == BASE_NAME:
+            if served_name not in self.adapters:
                 if self.adapters:
                     with self.model.disable_adapter():
                         return self.model(ids).logits[0].float()
@@ -198,6 +200,7 @@ def run_canary(
     adapters: dict[str, Path],
     settings: CanarySettings | None = None,
     device: str = "cpu",
+    base_name: str = BASE_NAME,
 ) -> CanaryReport:
     """Run every check; return the report (the caller raises on failure via ``require_pass``)."""
     settings = settings or load_settings()
@@ -205,7 +208,9 @@ def run_canary(
     report = CanaryReport()
     conversations, prompts = probe_token_ids(model_path, settings)
     reference = ReferenceModel(model_path, adapters, device)
-    names = [BASE_NAME, *adapters]
+    if base_name in adapters:
+        raise CanaryError(f"adapter name {base_name!r} is the served base model's name; rename the adapter")
+    names = [base_name, *adapters]
     expected: dict[str, list[list[float]]] = {
         name: [reference.token_logprobs(name, sequence) for sequence in conversations] for name in names
     }
@@ -227,9 +232,9 @@ def run_canary(
         )
         report.greedy_identical[name] = f"{same}/{len(prompts)}"
     for name in adapters:
-        report.checks.append(_applied_check(name, expected[name], expected[BASE_NAME], settings))
+        report.checks.append(_applied_check(name, expected[name], expected[base_name], settings))
     if adapters:
-        report.checks.extend(_mixed_checks(client, list(adapters), prompts, alone, settings))
+        report.checks.extend(_mixed_checks(client, base_name, list(adapters), prompts, alone, settings))
     report.seconds = time.monotonic() - started
     return report
 
@@ -254,9 +259,8 @@ def _match_check(
             return CanaryCheck(check, name, False, None, settings.match_max_abs, "token counts differ")
         worst = max([worst, *(abs(a - b) for a, b in zip(got, want, strict=True))])
     passed = worst <= settings.match_max_abs
-    detail = (
-        f"max |served - reference| = {worst:.2e} nats per token (limit {settings.match_max_abs:g})"
-        + ("" if passed else ": the server is not serving these weights for this name")
+    detail = f"max |served - reference| = {worst:.2e} nats per token (limit {settings.match_max_abs:g})" + (
+        "" if passed else ": the server is not serving these weights for this name"
     )
     return CanaryCheck(check, name, passed, worst, settings.match_max_abs, detail)
 
@@ -275,12 +279,13 @@ def _applied_check(
 
 def _mixed_checks(
     client: ServerClient,
+    base_name: str,
     adapters: list[str],
     prompts: list[list[int]],
     alone: dict[str, list[Served]],
     settings: CanarySettings,
 ) -> list[CanaryCheck]:
-    names = [BASE_NAME, *adapters]
+    names = [base_name, *adapters]
     background_count = settings.mixed_background_requests_per_adapter * len(adapters)
     with concurrent.futures.ThreadPoolExecutor(max_workers=background_count + len(names) * len(prompts)) as pool:
         background = [
@@ -317,7 +322,5 @@ def _mixed_checks(
             )
         else:
             detail = f"batched with adapter requests: same tokens, max |logprob difference| = {worst:.2e}"
-        checks.append(
-            CanaryCheck("mixed", name, passed, None if changed else worst, settings.match_max_abs, detail)
-        )
+        checks.append(CanaryCheck("mixed", name, passed, None if changed else worst, settings.match_max_abs, detail))
     return checks

@@ -30,7 +30,9 @@ class ServerClient:
         try:
             response = requests.request(method, url, json=payload, timeout=self.timeout_s)
         except requests.ConnectionError as exc:
-            raise ServerError(f"cannot reach the model server at {url}: connection refused or host unreachable") from exc
+            raise ServerError(
+                f"cannot reach the model server at {url}: connection refused or host unreachable"
+            ) from exc
         except requests.Timeout as exc:
             raise ServerError(f"the model server at {url} did not answer within {self.timeout_s:.0f} s") from exc
         if not response.ok:
@@ -55,7 +57,9 @@ class ServerClient:
         try:
             return [str(entry["id"]) for entry in listing["data"]]
         except (KeyError, TypeError) as exc:
-            raise ServerError(f"{self.base_url}/v1/models did not return an OpenAI model list: {listing!r:.300}") from exc
+            raise ServerError(
+                f"{self.base_url}/v1/models did not return an OpenAI model list: {listing!r:.300}"
+            ) from exc
 
     def model_roots(self) -> dict[str, str]:
         """Served name -> the path or id it was loaded from (vLLM's ``root`` field), where given."""
@@ -99,5 +103,7 @@ class ServerClient:
         try:
             choice: dict[str, Any] = answer["choices"][0]
         except (KeyError, IndexError, TypeError) as exc:
-            raise ServerError(f"{self.base_url}/v1/completions returned no choices for {model!r}: {answer!r:.300}") from exc
+            raise ServerError(
+                f"{self.base_url}/v1/completions returned no choices for {model!r}: {answer!r:.300}"
+            ) from exc
         return choice

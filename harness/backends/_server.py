@@ -174,7 +174,7 @@ class VllmServer:
                 stderr=subprocess.STDOUT,
                 env=server_environment(),
                 start_new_session=True,  # own process group: stopped as a whole, deaf to the terminal's Ctrl-C
-                preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads have started in the child yet
+                preexec_fn=_die_with_parent,
             )
         try:
             self._wait_until_ready()

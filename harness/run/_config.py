@@ -20,13 +20,45 @@ class EvalConfig:
         default=(), metadata={"help": "LoRA adapter directory (PATH or NAME=PATH); repeat for several"}
     )
     tasks: tuple[str, ...] = field(default=(DEFAULT_SUITE,), metadata={"help": "task or group names (comma-separated)"})
-    backend: str = field(default="hf", metadata={"help": "hf (transformers + peft)"})
+    backend: str = field(
+        default="hf",
+        metadata={"help": "hf (transformers + peft in this process) or vllm (an OpenAI-compatible vLLM server)"},
+    )
+    base_url: str | None = field(
+        default=None,
+        metadata={
+            "help": "vllm backend: use the server at this address (e.g. http://127.0.0.1:8000) instead of starting one"
+        },
+    )
+    port: int | None = field(
+        default=None, metadata={"help": "vllm backend: port for the server mindgate starts (default: a free one)"}
+    )
+    max_loras: int | None = field(
+        default=None,
+        metadata={
+            "help": "vllm backend: adapters held at once (default: adapters + 1, needed for correct mixed batches)"
+        },
+    )
+    max_lora_rank: int | None = field(
+        default=None,
+        metadata={"help": "vllm backend: largest adapter rank (default: the smallest that fits every adapter)"},
+    )
+    max_model_len: int = field(default=2048, metadata={"help": "vllm backend: context length the server allocates for"})
+    concurrency: int = field(default=8, metadata={"help": "vllm backend: requests in flight at once"})
+    server_start_timeout: float = field(
+        default=600.0, metadata={"help": "vllm backend: seconds to wait for the server to become ready"}
+    )
     limit: int | None = field(default=None, metadata={"help": "evaluate only the first N items of each task"})
     batch_size: int = field(default=16, metadata={"help": "requests per forward pass"})
     num_fewshot: int | None = field(default=None, metadata={"help": "few-shot examples (task default: 0)"})
     apply_chat_template: bool = field(default=True, metadata={"help": "wrap prompts in the model's chat template"})
-    dtype: str = field(default="float32", metadata={"help": "weights dtype for the hf backend"})
-    device: str = field(default="cpu", metadata={"help": "torch device for the hf backend"})
+    dtype: str = field(
+        default="float32",
+        metadata={"help": "weights dtype (hf backend, the vLLM server, and the canary's tolerance assumes float32)"},
+    )
+    device: str = field(
+        default="cpu", metadata={"help": "torch device for the hf backend and the canary's reference model"}
+    )
     seed: int = field(default=1234, metadata={"help": "seed for lm-eval, numpy, torch and bootstrap intervals"})
     use_cache: bool = field(
         default=True,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,18 @@ from harness.run._display import print_run
 from harness.run._lmeval import run_lm_eval
 from harness.run._tasks import task_manager
 
-SUPPORTED_BACKENDS = ("hf",)
+SUPPORTED_BACKENDS = ("hf", "vllm")
+
+
+@dataclass(frozen=True)
+class ServedTarget:
+    """One served name on a running server, and what the run record says about that server."""
+
+    base_url: str
+    name: str
+    serial_loglikelihood: bool  # the server has LoRA enabled (see harness.backends._lmeval_model)
+    record: dict[str, Any]  # server + canary, stored in run.json
+    log_path: Path | None  # the server's log when mindgate started it, copied into the run directory
 
 
 def evaluate(config: EvalConfig, console: Console | None = None, runs_root: Path | None = None) -> list[Path]:
@@ -43,11 +54,16 @@ def evaluate(config: EvalConfig, console: Console | None = None, runs_root: Path
     adapters = [resolve_adapter(spec) for spec in config.adapters]
     for checked in adapters:
         check_adapter_fits(checked, model.path)
+    root = runs_root or runs_dir()
+    if config.backend == "vllm":
+        from harness.run._served import evaluate_served
+
+        return evaluate_served(config, model, adapters, manager, console, root, _evaluate_one)
     run_dirs = []
     targets: list[ResolvedAdapter | None] = [*adapters] if adapters else [None]
     for adapter in targets:
         single = replace(config, adapters=(f"{adapter.name}={adapter.path}",) if adapter else ())
-        run_dirs.append(_evaluate_one(single, model, adapter, manager, console, runs_root or runs_dir()))
+        run_dirs.append(_evaluate_one(single, model, adapter, manager, console, root))
     return run_dirs
 
 
@@ -58,16 +74,34 @@ def _evaluate_one(
     manager: Any,
     console: Console,
     runs_root: Path,
+    served: ServedTarget | None = None,
 ) -> Path:
     run_id = _record.new_run_id(model.name, adapter.name if adapter else None)
     console.print(f"[bold]mindgate[/bold] run {run_id}: {model.name}" + (f" + {adapter.name}" if adapter else ""))
     started_at = time.time()
     started = time.monotonic()
-    raw = run_lm_eval(config, model, adapter, manager)
+    lm = None
+    if served is not None:
+        from harness.backends._lmeval_model import served_lm
+
+        lm = served_lm(
+            served.base_url,
+            served.name,
+            served.serial_loglikelihood,
+            model.path,
+            concurrency=config.concurrency,
+            max_length=config.max_model_len,
+        )
+    raw = run_lm_eval(config, model, adapter, manager, lm)
     wall = time.monotonic() - started
     samples: dict[str, list[dict[str, Any]]] = raw.pop("samples")
     record = _build_record(run_id, config, model, adapter, raw, samples, started_at, wall)
-    run_dir = _record.write_run(runs_root, run_id, record, samples)
+    extra_files: dict[str, Path] = {}
+    if served is not None:
+        record["server"] = served.record
+        if served.log_path is not None and served.log_path.is_file():
+            extra_files["server.log"] = served.log_path
+    run_dir = _record.write_run(runs_root, run_id, record, samples, extra_files)
     print_run(console, record, run_dir)
     _index_into_leaderboard(run_dir, console)
     return run_dir

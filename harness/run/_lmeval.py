@@ -18,6 +18,7 @@ def request_cache_path(config: EvalConfig, model: ResolvedModel, adapter: Resolv
     identity = "\n".join(
         [
             config.backend,
+            *_backend_identity(config),
             model.content_hash,
             adapter.content_hash if adapter else "no-adapter",
             config.dtype,
@@ -31,12 +32,26 @@ def request_cache_path(config: EvalConfig, model: ResolvedModel, adapter: Resolv
     return mindgate_home() / "request-cache" / key
 
 
+def _backend_identity(config: EvalConfig) -> list[str]:
+    if config.backend != "vllm":
+        return []
+    try:
+        server_version = importlib.metadata.version("vllm")
+    except importlib.metadata.PackageNotFoundError:
+        server_version = "vllm-not-installed-here"
+    # A server someone else runs may be another build: the canary checks its weights, and its
+    # address keeps its answers apart from those of the server mindgate starts.
+    return [server_version, str(config.max_model_len), config.base_url or "mindgate-started-server"]
+
+
 def run_lm_eval(
     config: EvalConfig,
     model: ResolvedModel,
     adapter: ResolvedAdapter | None,
     task_manager: Any,
+    lm: Any = None,
 ) -> dict[str, Any]:
+    """``lm``: an lm-eval LM object to use instead of the in-process hf model (the vllm backend)."""
     from lm_eval import simple_evaluate
 
     model_args: dict[str, Any] = {"pretrained": str(model.path), "dtype": config.dtype}
@@ -48,8 +63,8 @@ def run_lm_eval(
         cache_path.parent.mkdir(parents=True, exist_ok=True)
         cache = str(cache_path)
     results = simple_evaluate(
-        model="hf",
-        model_args=model_args,
+        model="hf" if lm is None else lm,
+        model_args=model_args if lm is None else None,
         tasks=list(config.tasks),
         num_fewshot=config.num_fewshot,
         batch_size=config.batch_size,

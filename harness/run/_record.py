@@ -154,9 +154,14 @@ def config_hash(task_config: Mapping[str, Any]) -> str:
 
 
 def write_run(
-    runs_root: Path, run_id: str, record: dict[str, Any], samples: Mapping[str, list[dict[str, Any]]]
+    runs_root: Path,
+    run_id: str,
+    record: dict[str, Any],
+    samples: Mapping[str, list[dict[str, Any]]],
+    extra_files: Mapping[str, Path] | None = None,
 ) -> Path:
-    """Write into a hidden staging folder, then rename: a run directory either is complete or absent."""
+    """Write into a hidden staging folder, then rename: a run directory either is complete or absent.
+    ``extra_files``: name in the run directory -> file copied there (e.g. the model server's log)."""
     runs_root.mkdir(parents=True, exist_ok=True)
     staging = runs_root / f".partial-{run_id}"
     final = runs_root / run_id
@@ -167,6 +172,8 @@ def write_run(
             with (staging / "samples" / f"{task}.jsonl").open("w", encoding="utf-8") as handle:
                 for row in rows:
                     handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+        for name, source in (extra_files or {}).items():
+            shutil.copyfile(source, staging / name)
         _write_json(staging / RECORD_NAME, record)
         os.replace(staging, final)
     except BaseException:
