@@ -22,6 +22,12 @@ def mindgate_home() -> Path:
     return (base / "mindgate").resolve()
 
 
+def request_cache_dir() -> Path:
+    """Finished model requests, for resuming: ``$MINDGATE_REQUEST_CACHE``, else under the cache root."""
+    explicit = os.environ.get("MINDGATE_REQUEST_CACHE")
+    return Path(explicit).expanduser().resolve() if explicit else mindgate_home() / "request-cache"
+
+
 def runs_dir() -> Path:
     """Run records: ``$MINDGATE_RUNS_DIR`` or ``reports/runs`` in the project."""
     explicit = os.environ.get("MINDGATE_RUNS_DIR")

@@ -26,6 +26,19 @@ def served_lm(
     from lm_eval.models.openai_completions import LocalCompletionsAPI
 
     class ServedCompletions(LocalCompletionsAPI):
+        """Counts the requests it is handed: lm-eval's request cache passes on only those it has
+        no answer for, so the count is what this run really asked the server."""
+
+        requests_sent = 0
+
+        def generate_until(self, requests: Any, disable_tqdm: bool = False) -> Any:
+            self.requests_sent += len(requests)
+            return super().generate_until(requests, disable_tqdm=disable_tqdm)
+
+        def loglikelihood(self, requests: Any, disable_tqdm: bool = False) -> Any:
+            self.requests_sent += len(requests)
+            return super().loglikelihood(requests, disable_tqdm=disable_tqdm)
+
         def _loglikelihood_tokens(self, requests: Any, **kwargs: Any) -> Any:
             if not serial_loglikelihood:
                 return super()._loglikelihood_tokens(requests, **kwargs)

@@ -98,7 +98,7 @@ def _evaluate_one(
     record = _build_record(run_id, config, model, adapter, raw, samples, started_at, wall)
     extra_files: dict[str, Path] = {}
     if served is not None:
-        record["server"] = served.record
+        record["server"] = {**served.record, "requests_sent": getattr(lm, "requests_sent", None)}
         if served.log_path is not None and served.log_path.is_file():
             extra_files["server.log"] = served.log_path
     run_dir = _record.write_run(runs_root, run_id, record, samples, extra_files)

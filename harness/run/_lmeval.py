@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.models import ResolvedAdapter, ResolvedModel
-from harness.paths import mindgate_home
+from harness.paths import request_cache_dir
 from harness.run._config import EvalConfig
 
 
@@ -29,7 +29,7 @@ def request_cache_path(config: EvalConfig, model: ResolvedModel, adapter: Resolv
         ]
     )
     key = hashlib.sha256(identity.encode()).hexdigest()[:24]
-    return mindgate_home() / "request-cache" / key
+    return request_cache_dir() / key
 
 
 def _backend_identity(config: EvalConfig) -> list[str]:
@@ -39,9 +39,10 @@ def _backend_identity(config: EvalConfig) -> list[str]:
         server_version = importlib.metadata.version("vllm")
     except importlib.metadata.PackageNotFoundError:
         server_version = "vllm-not-installed-here"
-    # A server someone else runs may be another build: the canary checks its weights, and its
-    # address keeps its answers apart from those of the server mindgate starts.
-    return [server_version, str(config.max_model_len), config.base_url or "mindgate-started-server"]
+    # The served weights are pinned by the content hashes above, which the canary checks against
+    # what the server actually answers; the server's address is not part of the identity, so a run
+    # interrupted on one server resumes on another serving the same weights.
+    return [server_version, str(config.max_model_len)]
 
 
 def run_lm_eval(
