@@ -1,7 +1,9 @@
 # mindgate: `make eval` and `make test` each install what is missing first.
 #
 #   make install              build .venv (VLLM=auto|cpu|cuda|none; auto = cuda if nvidia-smi sees a GPU)
-#   make eval [MODEL=...] [ADAPTER="a=path b=path"] [TASKS=...] [LIMIT=N]
+#   make eval [MODEL=...] [ADAPTER="a=path b=path"] [TASKS=...] [LIMIT=N] [BACKEND=hf|vllm]
+#   make serve [MODEL=...] [ADAPTER="a=path b=path"]   a vLLM server (canary-checked) until Ctrl-C
+#   make bench                vllm backend vs vLLM's own benchmark, vs hf, resume cost (idle machine!)
 #   make test                 fast + integration tests (slow ones excluded)
 #   make test-slow            only the tests marked slow
 #   make check                ruff + mypy on the package
@@ -22,13 +24,14 @@ TASKS ?= mh_suite
 ADAPTER ?=
 LIMIT ?=
 EVAL_ARGS ?=
+BACKEND ?= hf
 
 # Offline by design: nothing is fetched from a model hub at run time.
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 
-.PHONY: help install eval test test-slow check gate report leaderboard scorers clean-cache
+.PHONY: help install eval serve bench test test-slow check gate report leaderboard scorers clean-cache
 
 help:
 	@awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' Makefile
@@ -37,8 +40,15 @@ install:
 	@VENV=$(VENV) PYTHON=$(PYTHON) VLLM=$(VLLM) bash scripts/install.sh
 
 eval: install
-	$(BIN)/mindgate eval --model $(MODEL) --tasks $(TASKS) \
+	$(BIN)/mindgate eval --model $(MODEL) --tasks $(TASKS) --backend $(BACKEND) \
 		$(foreach a,$(ADAPTER),--adapter $(a)) $(if $(LIMIT),--limit $(LIMIT)) $(EVAL_ARGS)
+
+serve: install
+	$(BIN)/mindgate serve --model $(MODEL) $(foreach a,$(ADAPTER),--adapter $(a))
+
+# Writes reports/bench/vllm-backend.{json,md}; run it on an otherwise idle machine.
+bench: install
+	$(BIN)/python scripts/bench_vllm.py
 
 # pytest exits 5 when it collects no tests; that is reported, not treated as a crash.
 test: install

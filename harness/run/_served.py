@@ -4,7 +4,6 @@ per served name (base first), each through lm-eval's completions client."""
 from __future__ import annotations
 
 import contextlib
-import importlib.metadata
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -26,6 +25,7 @@ from harness.backends import (
     require_pass,
     run_canary,
     terminate_on_sigterm,
+    vllm_version,
 )
 from harness.errors import MindgateError, ServerError
 from harness.models import ResolvedAdapter, ResolvedModel
@@ -56,7 +56,7 @@ def evaluate_served(
             "base_url": client.base_url,
             "started_by_mindgate": server is not None,
             "command": server.command() if server else None,
-            "vllm_version": _vllm_version(),
+            "vllm_version": vllm_version(),
             "base_served_name": base_name,
             "canary": report.as_record(),
         }
@@ -228,10 +228,3 @@ def _explain_failure(
     if not healthy:
         return ServerError(f"the model server at {client.base_url} stopped answering during the run; {resume}")
     return exc
-
-
-def _vllm_version() -> str | None:
-    try:
-        return importlib.metadata.version("vllm")
-    except importlib.metadata.PackageNotFoundError:
-        return None
