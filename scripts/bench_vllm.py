@@ -81,7 +81,7 @@ def vllm_bench(base_url: str, model_path: Path, workload: list[dict[str, Any]], 
         sys.executable, "-c", runner,
         "--backend", "vllm", "--host", "127.0.0.1", "--port", port, "--model", "base",
         "--tokenizer", str(model_path), "--dataset-name", "custom", "--dataset-path", str(dataset),
-        "--skip-chat-template", "--disable-shuffle", "--num-prompts", str(len(workload)),
+        "--skip-chat-template", "--disable-shuffle", "--custom-output-len", "-1", "--num-prompts", str(len(workload)),
         "--max-concurrency", str(concurrency), "--ignore-eos", "--temperature", "0",
         "--save-result", "--result-dir", str(out), "--result-filename", "vllm-bench.json",
     ]  # fmt: skip
@@ -112,6 +112,8 @@ def main() -> None:
         "ll_limit": args.ll_limit,
         "concurrency": args.concurrency,
         "cpu_count": os.cpu_count(),
+        # other work on the machine skews every figure; an idle machine starts near 0
+        "load_average_1min_at_start": os.getloadavg()[0],
     }
     log = work / "server.log"
     with VllmServer(ServerOptions(model_path=model.path, log_path=log)) as server:
@@ -138,6 +140,7 @@ def main() -> None:
     output_tokens = sum(row["output_tokens"] for row in workload)
     mindgate_tps = output_tokens / gen_vllm["wall_time_s"]
     results |= {
+        "load_average_15min_at_end": os.getloadavg()[2],
         "generation": {
             "prompts": len(workload),
             "output_tokens": output_tokens,
@@ -145,7 +148,7 @@ def main() -> None:
             "mindgate_vllm_process_s": gen_vllm_proc,
             "mindgate_output_tokens_per_s": mindgate_tps,
             "vllm_bench_duration_s": bench["duration"],
-            "vllm_bench_output_tokens": bench["total_output_tokens"],
+            "vllm_bench_output_tokens": bench["total_output_tokens"],  # equals output_tokens: same lengths
             "vllm_bench_output_tokens_per_s": bench["output_throughput"],
             "ratio_mindgate_over_vllm_bench_throughput": mindgate_tps / bench["output_throughput"],
             "hf_eval_s": gen_hf["wall_time_s"],
@@ -197,6 +200,7 @@ def _markdown(r: dict[str, Any]) -> str:
     return f"""# vllm backend benchmark
 
 {r["vllm"]}, {r["cpu_count"]} CPUs, concurrency {r["concurrency"]}, the bundled model, one server,
+load average {r["load_average_1min_at_start"]:.2f} at the start and {r["load_average_15min_at_end"]:.2f} (15 min) at the end,
 one invocation of `make bench` (scripts/bench_vllm.py). Times are the evaluation's own wall time
 (`wall_time_s` in run.json: lm-eval's requests and scoring, without model resolution, task
 indexing or the canary); ratios are what to compare across machines.
