@@ -194,13 +194,14 @@ def _markdown(r: dict[str, Any]) -> str:
     g, ll, res = r["generation"], r["loglikelihood"], r["resume"]
     bench_s, bench_tps = g["vllm_bench_duration_s"], g["vllm_bench_output_tokens_per_s"]
     sent = res["requests_sent"]
+    load_start, load_end = r["load_average_1min_at_start"], r["load_average_15min_at_end"]
     ll_ratio = ll["ratio_hf_over_vllm_time"]
     full_s, full_ratio = res["fully_cached_eval_s"], res["ratio_fully_cached_over_fresh"]
     half_s, half_ratio = res["half_cached_eval_s"], res["ratio_half_cached_over_fresh"]
     return f"""# vllm backend benchmark
 
 {r["vllm"]}, {r["cpu_count"]} CPUs, concurrency {r["concurrency"]}, the bundled model, one server,
-load average {r["load_average_1min_at_start"]:.2f} at the start and {r["load_average_15min_at_end"]:.2f} (15 min) at the end,
+load average {load_start:.2f} at the start and {load_end:.2f} (15 min) at the end,
 one invocation of `make bench` (scripts/bench_vllm.py). Times are the evaluation's own wall time
 (`wall_time_s` in run.json: lm-eval's requests and scoring, without model resolution, task
 indexing or the canary); ratios are what to compare across machines.
