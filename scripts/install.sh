@@ -3,6 +3,8 @@
 #
 #   VLLM=auto|cpu|cuda|none   which vLLM to install (auto: cuda where nvidia-smi sees a GPU, else cpu)
 #   VENV=.venv  PYTHON=python3
+#   CHROMIUM=auto|skip        auto: install Debian's chromium (the HTML report's browser test) where
+#                             it is missing and apt-get can run (root or passwordless sudo)
 #
 # Re-running with nothing changed returns in well under a second: the environment's
 # fingerprint (lock files, pyproject, flavour) is kept in $VENV/.mindgate-installed.
@@ -12,7 +14,18 @@ cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
 VLLM=${VLLM:-auto}
+CHROMIUM=${CHROMIUM:-auto}
 SMOLLM2_VERSION=0.1.2
+
+# Checked on every run (cheap when present); a failed install only warns: the browser test then
+# fails and says how to install it.
+if [ "$CHROMIUM" = auto ] && ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  if [ "$(id -u)" -eq 0 ]; then as_root=(); elif sudo -n true 2>/dev/null; then as_root=(sudo -n); else as_root=(false); fi
+  echo "install: chromium (Debian package) for the HTML report's browser test"
+  { "${as_root[@]}" apt-get update -qq \
+      && "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; } \
+      >/dev/null 2>&1 || echo "install: warning: could not install chromium (apt-get install chromium as root)" >&2
+fi
 
 if [ "$VLLM" = auto ]; then
   if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L 2>/dev/null | grep -q GPU; then
