@@ -8,6 +8,7 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -149,8 +150,15 @@ def items_hash(rows: Iterable[Mapping[str, Any]]) -> str:
     return digest.hexdigest()
 
 
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
 def config_hash(task_config: Mapping[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(task_config, sort_keys=True, default=str).encode()).hexdigest()
+    """Hash of lm-eval's task config. Functions appear there as their repr, which carries a memory
+    address that changes from process to process ("<function f at 0x7f...>"); it is dropped, so
+    the same task definition hashes the same in every run."""
+    text = json.dumps(task_config, sort_keys=True, default=str)
+    return hashlib.sha256(_ADDRESS.sub("", text).encode()).hexdigest()
 
 
 def write_run(

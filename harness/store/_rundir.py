@@ -38,7 +38,14 @@ class StoredRun:
         return str(self.record.get("run_id") or self.run_dir.name)
 
     def task_info(self, task: str) -> Mapping[str, Any]:
-        info: Mapping[str, Any] = self.record.get("tasks", {}).get(task, {})
+        info: dict[str, Any] = dict(self.record.get("tasks", {}).get(task, {}))
+        config = self.record.get("lm_eval", {}).get("configs", {}).get(task)
+        if config is not None:
+            # Recomputed from the stored config: records written before config_hash dropped memory
+            # addresses from function reprs would otherwise never match a run of another process.
+            from harness.run._record import config_hash
+
+            info["config_hash"] = config_hash(config)
         return info
 
     def items(self, task: str) -> dict[str, dict[str, Any]]:

@@ -37,3 +37,13 @@ def test_pair_consistency_needs_both_members_right() -> None:
 def test_numbers_are_averaged() -> None:
     estimate = metric_estimate("acc", ROWS, seed=0)
     assert estimate["n"] == 4 and estimate["value"] == pytest.approx(0.5)
+
+
+def test_config_hash_ignores_the_memory_address_in_function_reprs() -> None:
+    from harness.run._record import config_hash
+
+    one = {"doc_to_text": "<function diagnosis_prompt at 0x7f94d392b100>", "num_fewshot": 0}
+    other = {"doc_to_text": "<function diagnosis_prompt at 0x7f7807354cc0>", "num_fewshot": 0}
+    changed = {"doc_to_text": "<function another_prompt at 0x7f7807354cc0>", "num_fewshot": 0}
+    assert config_hash(one) == config_hash(other)
+    assert config_hash(one) != config_hash(changed)
