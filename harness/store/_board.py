@@ -57,7 +57,8 @@ def leaderboard_pivot_table(rows: Sequence[LeaderboardRow], title: str = "leader
     table = Table(
         title=title,
         title_justify="left",
-        caption="latest run per model + adapter and task; main metric with its 95% CI and n; "
+        caption="latest full run per model + adapter and task (a --limit run only where there is no full run, "
+        "marked 'limit'); main metric with its 95% CI and n; "
         "↑ higher is better, ↓ lower is better; verdict: the latest gate decision on the row's runs",
         caption_justify="left",
         show_lines=True,
@@ -114,7 +115,8 @@ def _entry(group: list[LeaderboardRow]) -> BoardEntry:
 def _cell(row: LeaderboardRow | None) -> str:
     if row is None:
         return "[dim]-[/dim]"
-    return f"{format_estimate(row.value, row.ci_low, row.ci_high)}\n[dim]n={row.n}[/dim]"
+    limited = "" if row.item_limit is None else f", limit {row.item_limit:g}"
+    return f"{format_estimate(row.value, row.ci_low, row.ci_high)}\n[dim]n={row.n}{limited}[/dim]"
 
 
 def _arrow(higher_is_better: bool | None) -> str:

@@ -93,8 +93,11 @@ def migrate(conn: sqlite3.Connection, target: int = LATEST_VERSION) -> int:
         )
         current = schema_version(conn)
         for version in range(current + 1, target + 1):
-            for statement in MIGRATIONS[version - 1]:
-                conn.execute(statement)
+            for step in MIGRATIONS[version - 1]:
+                if isinstance(step, str):
+                    conn.execute(step)
+                else:
+                    step(conn)
             conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)", (version, utc_now()))
     return max(current, target)
 

@@ -119,6 +119,7 @@ def run_rows(run: StoredRun) -> RunRows:
         record.get("wall_time_s"),
         str(run.run_dir.resolve()),
         utc_now(),
+        _item_limit(record),
     )
     return RunRows(run=run_row, metrics=list(_metric_rows(run)), samples=list(_sample_rows(run)))
 
@@ -158,13 +159,13 @@ def _write(conn: sqlite3.Connection, rows: RunRows) -> None:
     conn.execute(
         """
         INSERT INTO runs (run_id, created, model_name, model_hash, adapter_name, adapter_hash, backend,
-                          status, wall_time_s, run_dir, indexed_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                          status, wall_time_s, run_dir, indexed_at, item_limit)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (run_id) DO UPDATE SET
             created = excluded.created, model_name = excluded.model_name, model_hash = excluded.model_hash,
             adapter_name = excluded.adapter_name, adapter_hash = excluded.adapter_hash, backend = excluded.backend,
             status = excluded.status, wall_time_s = excluded.wall_time_s, run_dir = excluded.run_dir,
-            indexed_at = excluded.indexed_at
+            indexed_at = excluded.indexed_at, item_limit = excluded.item_limit
         """,
         rows.run,
     )
@@ -177,6 +178,13 @@ def _write(conn: sqlite3.Connection, rows: RunRows) -> None:
 def _run_dirs(runs_root: Path) -> list[Path]:
     # ".partial-*" folders are evaluations still being written (or abandoned); never index them.
     return sorted(path for path in runs_root.iterdir() if path.is_dir() and not path.name.startswith("."))
+
+
+def _item_limit(record: Mapping[str, Any]) -> float | None:
+    """The run's ``--limit`` (None for a run of every item)."""
+    config = record.get("config")
+    limit = config.get("limit") if isinstance(config, Mapping) else None
+    return _finite_or_none(limit)
 
 
 def _finite_or_none(value: Any) -> float | None:

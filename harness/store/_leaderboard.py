@@ -12,16 +12,18 @@ from typing import Any
 
 from harness.store._db import DbPath, open_db
 
-# Latest run per (model weights, adapter weights, task): a later smoke run of one task does not
-# hide the model's results on the others. The main metric is the first in the task's metric
-# list (position 0), so the task's own YAML decides it. Identity is by content hash, not name.
+# One run per (model weights, adapter weights, task): the latest run of every item, and only where
+# there is none, the latest run made with --limit (marked as such). So a later smoke run of one
+# task hides neither the model's results on the other tasks nor a full run of that task. The main
+# metric is the first in the task's metric list (position 0), so the task's own YAML decides it.
+# Identity is by content hash, not name.
 _QUERY = """
 WITH candidates AS (
     SELECT r.run_id, r.created, r.model_name, r.model_hash, r.adapter_name, r.adapter_hash, r.backend,
-           m.task, m.metric, m.value, m.n, m.ci_low, m.ci_high, m.higher_is_better,
+           r.item_limit, m.task, m.metric, m.value, m.n, m.ci_low, m.ci_high, m.higher_is_better,
            ROW_NUMBER() OVER (
                PARTITION BY r.model_hash, COALESCE(r.adapter_hash, ''), m.task
-               ORDER BY r.created DESC, r.run_id DESC
+               ORDER BY r.item_limit IS NOT NULL, r.created DESC, r.run_id DESC
            ) AS recency
     FROM task_metrics AS m JOIN runs AS r USING (run_id)
     WHERE m.position = 0
@@ -37,7 +39,7 @@ latest_verdicts AS (
 )
 SELECT c.task, c.metric, c.value, c.n, c.ci_low, c.ci_high, c.higher_is_better,
        c.model_name, c.model_hash, c.adapter_name, c.adapter_hash, c.backend, c.run_id, c.created,
-       v.verdict, v.baseline_run_id, v.created
+       c.item_limit, v.verdict, v.baseline_run_id, v.created
 FROM candidates AS c
 LEFT JOIN latest_verdicts AS v ON v.run_id = c.run_id AND v.recency = 1
 WHERE c.recency = 1
@@ -60,6 +62,7 @@ class LeaderboardRow:
     backend: str
     run_id: str
     created: str
+    item_limit: float | None  # the run's --limit; None for a run of every item
     verdict: str | None
     verdict_baseline_run_id: str | None
     verdict_created: str | None

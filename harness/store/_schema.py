@@ -2,12 +2,35 @@
 
 ``MIGRATIONS[i]`` takes a database from version ``i`` to ``i + 1``. Steps are only ever appended:
 a released step is never edited, so every database, however old, reaches the same schema by
-replaying the steps it has not applied yet.
+replaying the steps it has not applied yet. A step is SQL, or a function of the connection for
+data that SQL cannot compute (it runs inside the same transaction).
 """
 
 from __future__ import annotations
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
+import json
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+Step = str | Callable[[sqlite3.Connection], None]
+
+
+def _backfill_item_limit(conn: sqlite3.Connection) -> None:
+    """Runs indexed before version 3: read ``config.limit`` back from each run's ``run.json``.
+    A run whose record is gone or unreadable keeps NULL (a full run): ``mindgate leaderboard
+    --rebuild`` re-reads every run directory."""
+    for run_id, run_dir in conn.execute("SELECT run_id, run_dir FROM runs").fetchall():
+        try:
+            record = json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
+            limit = (record.get("config") or {}).get("limit")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(limit, int | float) and not isinstance(limit, bool):
+            conn.execute("UPDATE runs SET item_limit = ? WHERE run_id = ?", (float(limit), run_id))
+
+
+MIGRATIONS: tuple[tuple[Step, ...], ...] = (
     # 1: runs, their task metrics and their per-item numeric scores.
     (
         """
@@ -68,6 +91,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """,
         "CREATE INDEX verdicts_by_run ON verdicts(run_id, created)",
         "CREATE INDEX runs_by_model ON runs(model_hash, adapter_hash, created)",
+    ),
+    # 3: the run's --limit (items per task; a fraction below 1), NULL for a run of every item.
+    # The leaderboard prefers full runs: a later smoke run with --limit must not hide a full one.
+    (
+        "ALTER TABLE runs ADD COLUMN item_limit REAL",
+        _backfill_item_limit,
     ),
 )
 

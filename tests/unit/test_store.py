@@ -47,6 +47,7 @@ def write_run(
     model: str = "tiny",
     adapter: str | None = None,
     tasks: Sequence[str] = ("quiz",),
+    limit: float | None = None,
 ) -> Path:
     """A run directory with the real writer: ``correct`` of ``n`` items right on each task, plus a
     None-valued metric and a record-valued one that the samples table must leave out."""
@@ -71,6 +72,7 @@ def write_run(
         "started_at_unix": started,
         "wall_time_s": 12.5,
         "backend": "hf",
+        "config": {"model": model, "limit": limit},
         "model": {"name": model, "content_hash": hashlib.sha256(model.encode()).hexdigest()},
         "adapter": None if adapter is None else {"name": adapter, "content_hash": "cd" * 32},
         "tasks": {task: {"version": 1.0, "n_evaluated": n} for task in tasks},
@@ -94,7 +96,7 @@ def tables(conn: sqlite3.Connection) -> set[str]:
 
 def test_an_empty_database_is_created_at_the_latest_schema_in_wal_mode(tmp_path: Path) -> None:
     with open_db(tmp_path / "new" / "lb.db") as conn:
-        assert schema_version(conn) == LATEST_VERSION == 2
+        assert schema_version(conn) == LATEST_VERSION == 3
         assert {"runs", "task_metrics", "samples", "verdicts", "schema_version"} <= tables(conn)
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 10_000
@@ -110,10 +112,26 @@ def test_a_version_1_database_is_migrated_and_keeps_its_rows(tmp_path: Path) -> 
             "1.0, '/runs/old', '2026-01-01T00:00:00Z')"
         )
     with open_db(db) as conn:
-        assert schema_version(conn) == 2
-        assert [row[0] for row in conn.execute("SELECT version FROM schema_version ORDER BY version")] == [1, 2]
+        assert schema_version(conn) == 3
+        assert [row[0] for row in conn.execute("SELECT version FROM schema_version ORDER BY version")] == [1, 2, 3]
         assert "verdicts" in tables(conn)
-        assert conn.execute("SELECT run_id FROM runs").fetchall() == [("old",)]
+        assert conn.execute("SELECT run_id, item_limit FROM runs").fetchall() == [("old", None)]
+
+
+def test_migration_3_reads_each_indexed_runs_limit_back_from_its_run_directory(tmp_path: Path) -> None:
+    runs, db = tmp_path / "runs", tmp_path / "lb.db"
+    limited = write_run(runs, "smoke", limit=5)
+    full = write_run(runs, "full")
+    with open_db(db, migrate_to=2) as conn:
+        for run_id, run_dir in (("smoke", limited), ("full", full), ("gone", tmp_path / "deleted")):
+            conn.execute(
+                "INSERT INTO runs VALUES (?, '2026-01-01T00:00:00Z', 'tiny', 'h', NULL, NULL, 'hf', 'completed', "
+                "1.0, ?, '2026-01-01T00:00:00Z')",
+                (run_id, str(run_dir)),
+            )
+    with open_db(db) as conn:
+        limits = dict(conn.execute("SELECT run_id, item_limit FROM runs").fetchall())
+    assert limits == {"smoke": 5.0, "full": None, "gone": None}
 
 
 def test_a_database_from_a_newer_mindgate_is_refused(tmp_path: Path) -> None:
@@ -173,6 +191,24 @@ def test_leaderboard_takes_the_latest_run_per_model_and_adapter(tmp_path: Path) 
     assert {row.run_id for row in leaderboard(db, base="tiny")} == {"sft", "base-new"}
     assert {row.run_id for row in leaderboard(db, base=hashlib.sha256(b"other-model").hexdigest()[:12])} == {"other"}
     assert [row.task for row in leaderboard(db, task="crisis")] == ["crisis"]
+
+
+def test_a_later_limit_run_does_not_hide_a_full_run(tmp_path: Path) -> None:
+    runs, db = tmp_path / "runs", tmp_path / "lb.db"
+    write_run(runs, "full", correct=4, started=1.0e9, tasks=("quiz",))
+    write_run(runs, "smoke", correct=9, started=2.0e9, tasks=("quiz", "crisis"), limit=10)
+    write_run(runs, "smoke-old", correct=1, started=0.5e9, tasks=("crisis",), limit=3)
+    rebuild(db, runs)
+    rows = leaderboard(db)
+    # quiz: the full run, though the smoke run is newer; crisis: no full run, so the newest limited one
+    assert {row.task: (row.run_id, row.item_limit) for row in rows} == {
+        "quiz": ("full", None),
+        "crisis": ("smoke", 10.0),
+    }
+    buffer = io.StringIO()
+    print_leaderboard(rows, Console(file=buffer, width=200, color_system=None))
+    text = buffer.getvalue()
+    assert "n=10, limit 10" in text and text.count("limit 10") == 1
 
 
 def test_lower_is_better_metrics_rank_ascending(tmp_path: Path) -> None:
