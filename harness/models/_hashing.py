@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 _CHUNK = 4 * 1024 * 1024
@@ -40,8 +41,32 @@ def relevant_files(directory: Path) -> list[Path]:
     return sorted(files, key=lambda p: p.name)
 
 
+# adapter_config.json fields that PEFT fills from a Python set: the same adapter saved twice can
+# list them in two orders (string hashing is randomised per process), so they are hashed sorted.
+_SET_VALUED_FIELDS = ("target_modules", "modules_to_save", "exclude_modules", "layers_to_transform")
+
+
+def adapter_config_hash(path: Path) -> str:
+    """The digest of an adapter_config.json as data: key order, whitespace and the order of
+    set-valued fields do not change it. A file that is not a JSON object is hashed as bytes."""
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return sha256_file(path)
+    if not isinstance(config, dict):
+        return sha256_file(path)
+    for field in _SET_VALUED_FIELDS:
+        if isinstance(config.get(field), list):
+            config[field] = sorted(config[field], key=lambda value: json.dumps(value, sort_keys=True))
+    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 def file_hashes(directory: Path) -> dict[str, str]:
-    return {p.name: sha256_file(p) for p in relevant_files(directory)}
+    return {
+        p.name: adapter_config_hash(p) if p.name == "adapter_config.json" else sha256_file(p)
+        for p in relevant_files(directory)
+    }
 
 
 def combine_hashes(hashes: dict[str, str]) -> str:
