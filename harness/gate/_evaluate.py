@@ -69,6 +69,7 @@ def _judge(rule: Rule, candidate: StoredRun, baseline: StoredRun, rules: GateRul
     missing = {role: what for role, run in runs.items() if (what := _missing(rule, run))}
     if missing:
         if rule.optional:
+            _refuse_a_candidate_that_skips_what_its_baseline_has(rule, candidate, baseline, missing, rules.path)
             roles = " and ".join(missing)
             what = next(iter(missing.values()))
             evidence = f"Not applicable (optional rule): {what} is not in the {roles} run{'s' * (len(missing) > 1)}."
@@ -90,6 +91,20 @@ def _judge(rule: Rule, candidate: StoredRun, baseline: StoredRun, rules: GateRul
     if isinstance(rule, FloorRule):
         return _judge_floor(rule, candidate, rules.path)
     return _judge_comparison(rule, candidate, baseline, leaves, rules.path, seed)
+
+
+def _refuse_a_candidate_that_skips_what_its_baseline_has(
+    rule: Rule, candidate: StoredRun, baseline: StoredRun, missing: dict[str, str], rules_path: Path
+) -> None:
+    """An optional rule is skipped only when the baseline lacks its task too: otherwise leaving a
+    task out of the candidate's run (say mh_toxicity) would skip the floor that task feeds."""
+    if "candidate" not in missing or _missing(rule, baseline) is not None:
+        return
+    raise GateInputError(
+        f"{rules_path}: {rule.label}: {missing['candidate']} is not in the candidate run {record_path(candidate)} "
+        f"but is in the baseline run {record_path(baseline)}. An optional rule is skipped only when neither run "
+        f"has it: evaluate the candidate on {rule.task} too"
+    )
 
 
 def _missing(rule: Rule, run: StoredRun) -> str | None:

@@ -254,6 +254,14 @@ def test_an_optional_rule_on_a_missing_task_is_not_applicable(tmp_path: Path) ->
     assert decision.verdict == "accept" and "2 optional rule(s) not applicable" in decision.reasons
 
 
+def test_a_candidate_cannot_skip_an_optional_floor_by_leaving_out_a_task_its_baseline_has(tmp_path: Path) -> None:
+    baseline = write_run(tmp_path, "baseline", {"mh_crisis": crisis_rows(), "quiz": quiz_rows(range(200))})
+    candidate = write_run(tmp_path, "candidate", {"quiz": quiz_rows(range(200))})  # no mh_crisis: no harm floor
+    optional_floor = {**HARMFUL_FLOOR, "optional": True}
+    with pytest.raises(GateInputError, match=r"task mh_crisis is not in the candidate run .* but is in the baseline"):
+        evaluate_gate(candidate, baseline, rules_file(tmp_path, optional_floor, QUIZ_NON_INFERIOR))
+
+
 def test_no_evidence_at_all_is_not_an_acceptance(tmp_path: Path) -> None:
     candidate, baseline = suite_runs(tmp_path)
     toxicity = {**HARMFUL_FLOOR, "id": "toxicity", "task": "mh_toxicity", "metric": "toxicity_rate", "optional": True}
@@ -494,6 +502,7 @@ def test_the_shipped_rules_decide_a_full_suite(tmp_path: Path) -> None:
     decision = evaluate_gate(full_suite_run(tmp_path, "candidate"), baseline)
     assert decision.verdict == "accept", decision.reasons
     assert decision.result("toxicity-rate").verdict == "not_applicable"
+    assert decision.result("empathy-score").verdict == "not_applicable"
     pooled = decision.result("clinical-mcq-accuracy").numbers
     assert isinstance(pooled, PairedEvidence) and pooled.n == 612 + 545 + 87
     assert decision.result("clinical-mcq-gain").verdict == "fail"  # a target: reported, not blocking
