@@ -20,6 +20,7 @@ for _name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from rich.console import Console  # noqa: E402
+from rich.markup import escape  # noqa: E402
 
 from harness.errors import MindgateError  # noqa: E402
 from harness.run import EvalConfig  # noqa: E402
@@ -135,7 +136,12 @@ def _cmd_leaderboard(args: argparse.Namespace, console: Console) -> int:
 
     if args.rebuild:
         report = rebuild(args.db, runs_dir())
-        console.print(f"rebuilt from {runs_dir()}: {report}")
+        console.print(
+            f"rebuilt from {escape(str(runs_dir()))}: {len(report.indexed)} run(s) indexed, "
+            f"{len(report.removed)} no longer on disk removed, {len(report.skipped)} unreadable skipped"
+        )
+        for run_dir, reason in report.skipped:
+            console.print(f"  skipped {escape(str(run_dir))}: {escape(reason)}")
     rows = leaderboard(args.db, base=args.base, task=args.task)
     if args.format == "csv":
         print(leaderboard_csv(rows), end="")

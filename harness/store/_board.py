@@ -68,7 +68,7 @@ def leaderboard_pivot_table(rows: Sequence[LeaderboardRow], title: str = "leader
         metric = next(row for row in rows if row.task == task)
         header = escape(f"{task}\n{metric.metric}{_arrow(metric.higher_is_better)}")
         table.add_column(header, justify="right", overflow="fold", min_width=_CELL_WIDTH)
-    table.add_column("verdict")
+    table.add_column("verdict", overflow="fold")
     for entry in entries:
         cells = [_cell(entry.cells.get(task)) for task in tasks]
         verdict = _VERDICT_MARK.get(entry.verdict or "", "-")

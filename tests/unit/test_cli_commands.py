@@ -132,8 +132,12 @@ def test_leaderboard_table_and_exports(
     db = str(tmp_path / "lb.db")
     assert main(["gate", "--candidate", "harmful", "--baseline", "base", "--rules", str(rules), "--db", db]) == 1
     capsys.readouterr()
+    (runs / "broken").mkdir()  # a run directory without run.json: skipped and named, not fatal
     assert main(["leaderboard", "--db", db, "--rebuild"]) == 0
-    table = capsys.readouterr().out
+    out, err = capsys.readouterr()
+    table = out
+    assert "run(s) indexed, 0 no longer on disk removed, 1 unreadable skipped" in err
+    assert "skipped " in err and "broken" in err
     assert "mh_crisis" in table and "quiz" in table and "model + adapter" in table
     assert "0.500 [0.431, 0.569]" in table and "n=200" in table  # base on quiz
     assert "✗ rejected" in table
