@@ -156,11 +156,15 @@ def _cmd_leaderboard(args: argparse.Namespace, console: Console) -> int:
 
 
 def _cmd_gate(args: argparse.Namespace, console: Console) -> int:
-    from harness.gate import DEFAULT_RULES_PATH, decision_record, decision_table, evaluate_gate
+    from harness.gate import DEFAULT_RULES_PATH, decision_record, decision_table, decision_text, evaluate_gate
     from harness.store import record_verdict
 
     decision = evaluate_gate(_run_dir(args.candidate), _run_dir(args.baseline), args.rules or DEFAULT_RULES_PATH)
-    Console().print(decision_table(decision))
+    out = Console()
+    if out.is_terminal:
+        out.print(decision_table(decision))
+    else:  # a CI log or a pipe: a table squeezed to 80 columns would be one word per line
+        print(decision_text(decision), end="", flush=True)
     record_verdict(args.db, **decision_record(decision))
     verdict = "[bold green]ACCEPT[/bold green]" if decision.exit_code == 0 else "[bold red]REJECT[/bold red]"
     console.print(f"gate: {verdict} {decision.candidate_run_id} against {decision.baseline_run_id}")

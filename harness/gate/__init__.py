@@ -8,7 +8,7 @@ Exit codes: 0 accept, 1 reject, 2 unusable input (rules or runs), as ``MindgateE
 
 from harness.compare import IncomparableRunsError
 from harness.gate._evaluate import evaluate_gate
-from harness.gate._render import decision_record, decision_table
+from harness.gate._render import decision_record, decision_table, decision_text
 from harness.gate._rules import DEFAULT_RULES_PATH, GateRulesError, load_rules
 from harness.gate._runs import GateInputError
 from harness.gate._schema import (
@@ -61,6 +61,7 @@ __all__ = [
     "SuperiorityRule",
     "decision_record",
     "decision_table",
+    "decision_text",
     "evaluate_gate",
     "load_rules",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import asdict
 from typing import Any
 
@@ -40,6 +41,25 @@ def decision_table(decision: GateDecision) -> Table:
             result.evidence,
         )
     return table
+
+
+def decision_text(decision: GateDecision, width: int = 100) -> str:
+    """The same decision as plain text for logs (CI, a pipe): a block per rule whose evidence
+    wraps at ``width`` instead of being squeezed into a table column."""
+    lines = [
+        f"gate {decision.verdict.upper()}: candidate {decision.candidate_run_id} "
+        f"vs baseline {decision.baseline_run_id}",
+        "",
+    ]
+    for result in decision.results:
+        kind = _TYPE_LABEL[result.rule.type] + ("" if result.rule.blocking else " (target, does not block)")
+        lines.append(f"{result.verdict.upper():<14} {result.rule.id}  [{kind}: {result.rule.criterion()}]")
+        lines += textwrap.wrap(result.evidence, width=width, initial_indent=" " * 15, subsequent_indent=" " * 15)
+    lines.append("")
+    lines += decision.reasons
+    lines.append(f"rules: {decision.rules_path} (sha256 {decision.rules_sha256[:12]})")
+    lines += [f"warning: {warning}" for warning in decision.warnings]
+    return "\n".join(lines) + "\n"
 
 
 def decision_record(decision: GateDecision) -> dict[str, Any]:

@@ -65,8 +65,14 @@ def test_gate_exit_codes(
     db = tmp_path / "lb.db"
     args = ["gate", "--candidate", candidate, "--baseline", str(runs / "base"), "--rules", str(rules), "--db", str(db)]
     assert main(args) == exit_code
-    assert message in capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert message in err
     assert db.exists() == (exit_code != 2)  # an unusable input stores no verdict
+    if exit_code != 2:  # not a terminal: one block per rule, evidence on full-width lines, no table
+        verdict = "REJECT" if exit_code else "ACCEPT"
+        assert out.startswith(f"gate {verdict}: candidate {candidate} vs baseline base\n")
+        assert "┃" not in out and "rules: " in out
+        assert any(line.startswith(("PASS ", "FAIL ")) and "[floor: " in line for line in out.splitlines())
 
 
 def test_a_promoted_baseline_is_gated_against_by_name(
