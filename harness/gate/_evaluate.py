@@ -30,7 +30,7 @@ from harness.gate._runs import (
     stored_estimate,
 )
 from harness.gate._schema import ComparisonRule, FloorRule, GateRules, Rule
-from harness.gate._types import FloorEvidence, GateDecision, PairedEvidence, RuleResult
+from harness.gate._types import GateDecision, PairedEvidence, RuleResult
 from harness.store import StoredRun, Verdict, read_run
 
 _OBSERVED_KIND = {"wilson": "binary", "bootstrap": "continuous"}
@@ -124,8 +124,7 @@ def _judge_floor(rule: FloorRule, candidate: StoredRun, rules_path: Path) -> Rul
     assert estimate is not None  # _missing has ruled this out
     observed = _OBSERVED_KIND.get(estimate.ci_method, "continuous")
     _check_kind(rule, observed, f"{record_path(candidate)} stores it with a {estimate.ci_method} interval", rules_path)
-    numbers = FloorEvidence(estimate.value, estimate.n, estimate.ci_low, estimate.ci_high, estimate.ci_method)
-    return judge_floor(rule, numbers)
+    return judge_floor(rule, estimate)
 
 
 def _judge_comparison(

@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 from harness.compare import IncomparableRunsError, Unpairable, require_same_task_definition, unit_values
 from harness.errors import MindgateError
 from harness.gate._schema import MetricScale, Rule
+from harness.gate._types import FloorEvidence
 from harness.run import RECORD_NAME
 from harness.store import StoredRun, is_number
 
@@ -30,17 +31,6 @@ class GateInputError(MindgateError):
     that is the baseline itself, an incomplete run, or a rule that contradicts the run record."""
 
     exit_code = 2
-
-
-@dataclass(frozen=True)
-class StoredEstimate:
-    """A metric as the run record stores it: value, n and the 95% interval."""
-
-    value: float
-    n: int
-    ci_low: float
-    ci_high: float
-    ci_method: str
 
 
 @dataclass(frozen=True)
@@ -90,7 +80,7 @@ def leaf_tasks(run: StoredRun, task: str) -> list[str] | None:
     return sorted(leaves) if leaves else None
 
 
-def stored_estimate(run: StoredRun, task: str, metric: str) -> StoredEstimate | None:
+def stored_estimate(run: StoredRun, task: str, metric: str) -> FloorEvidence | None:
     section = "metrics" if task in run.samples else "group_metrics"
     estimate = ((run.record.get(section) or {}).get(task) or {}).get(metric)
     if not isinstance(estimate, Mapping):
@@ -101,7 +91,7 @@ def stored_estimate(run: StoredRun, task: str, metric: str) -> StoredEstimate | 
             f"{record_path(run)}: {section}.{task}.{metric} has no finite value and 95% CI ({numbers}); "
             "the metric had no items in its denominator, so it cannot be judged"
         )
-    return StoredEstimate(
+    return FloorEvidence(
         value=float(estimate["value"]),
         n=int(estimate.get("n") or 0),
         ci_low=float(estimate["ci_low"]),

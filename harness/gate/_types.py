@@ -15,7 +15,7 @@ EXIT_REJECT = 1
 
 @dataclass(frozen=True)
 class FloorEvidence:
-    """The candidate's own estimate, as its run record stores it."""
+    """A metric as a run record stores it (value, n, 95% interval): a floor's evidence."""
 
     value: float
     n: int
