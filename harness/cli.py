@@ -138,7 +138,8 @@ def _cmd_leaderboard(args: argparse.Namespace, console: Console) -> int:
         report = rebuild(args.db, runs_dir())
         console.print(
             f"rebuilt from {escape(str(runs_dir()))}: {len(report.indexed)} run(s) indexed, "
-            f"{len(report.removed)} no longer on disk removed, {len(report.skipped)} unreadable skipped"
+            f"{len(report.removed)} no longer on disk removed, {len(report.skipped)} unreadable skipped, "
+            f"{report.verdicts_restored} verdict(s) restored from verdict files"
         )
         for run_dir, reason in report.skipped:
             console.print(f"  skipped {escape(str(run_dir))}: {escape(reason)}")
@@ -157,7 +158,7 @@ def _cmd_leaderboard(args: argparse.Namespace, console: Console) -> int:
 
 def _cmd_gate(args: argparse.Namespace, console: Console) -> int:
     from harness.gate import DEFAULT_RULES_PATH, decision_record, decision_table, decision_text, evaluate_gate
-    from harness.store import record_verdict
+    from harness.store import record_verdict, save_verdict, utc_now
 
     decision = evaluate_gate(_run_dir(args.candidate), _run_dir(args.baseline), args.rules or DEFAULT_RULES_PATH)
     out = Console()
@@ -165,7 +166,15 @@ def _cmd_gate(args: argparse.Namespace, console: Console) -> int:
         out.print(decision_table(decision))
     else:  # a CI log or a pipe: a table squeezed to 80 columns would be one word per line
         print(decision_text(decision), end="", flush=True)
-    record_verdict(args.db, **decision_record(decision))
+    record = {**decision_record(decision), "created": utc_now()}
+    try:
+        saved = save_verdict(decision.candidate_dir, **record)
+        console.print(f"verdict saved in {escape(str(saved))}")
+    except OSError as error:  # a read-only run directory: the database still gets the verdict
+        console.print(
+            f"[yellow]warning:[/yellow] could not save the verdict in the candidate's run directory ({error})"
+        )
+    record_verdict(args.db, **record)
     verdict = "[bold green]ACCEPT[/bold green]" if decision.exit_code == 0 else "[bold red]REJECT[/bold red]"
     console.print(f"gate: {verdict} {decision.candidate_run_id} against {decision.baseline_run_id}")
     return decision.exit_code

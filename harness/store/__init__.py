@@ -2,7 +2,8 @@
 and the baselines promoted from them.
 
 The database (``reports/leaderboard.db``, or ``$MINDGATE_DB``) is an index that can always be
-rebuilt from the run directories, except for gate verdicts, which only it holds.
+rebuilt from the run directories; gate verdicts are also kept as files in the candidate's run
+directory (``verdicts/``), so a rebuild restores them too.
 """
 
 from harness.store._baselines import PROVENANCE_NAME, BaselineError, promote_baseline
@@ -13,8 +14,18 @@ from harness.store._board import (
     pivot_leaderboard,
     print_leaderboard,
 )
-from harness.store._db import DB_ENV, DbPath, StoreError, default_db_path, migrate, open_db, schema_version
-from harness.store._index import VERDICTS, RebuildReport, Verdict, index_run, rebuild, record_verdict, run_rows
+from harness.store._db import DB_ENV, DbPath, StoreError, default_db_path, migrate, open_db, schema_version, utc_now
+from harness.store._index import (
+    VERDICTS,
+    VERDICTS_DIR,
+    RebuildReport,
+    Verdict,
+    index_run,
+    rebuild,
+    record_verdict,
+    run_rows,
+    save_verdict,
+)
 from harness.store._leaderboard import LeaderboardRow, leaderboard, leaderboard_csv, leaderboard_json
 from harness.store._rundir import ITEM_ID_FIELDS, RunRecordError, StoredRun, is_number, item_key, read_run
 from harness.store._schema import LATEST_VERSION, MIGRATIONS
@@ -26,6 +37,7 @@ __all__ = [
     "MIGRATIONS",
     "PROVENANCE_NAME",
     "VERDICTS",
+    "VERDICTS_DIR",
     "BaselineError",
     "BoardEntry",
     "DbPath",
@@ -53,5 +65,7 @@ __all__ = [
     "rebuild",
     "record_verdict",
     "run_rows",
+    "save_verdict",
     "schema_version",
+    "utc_now",
 ]

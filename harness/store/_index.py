@@ -1,13 +1,16 @@
 """Writing runs and verdicts into the leaderboard database.
 
 A run directory is the source of truth; the database is an index of it. Indexing a run again
-replaces its rows, and ``rebuild`` makes the database mirror a runs folder exactly. Verdicts are
-the exception: they come from the gate, not from run directories, so nothing here deletes them.
+replaces its rows, and ``rebuild`` makes the database mirror a runs folder exactly. Gate verdicts
+are written twice: into the database and as a file in the candidate's run directory
+(``verdicts/*.json``), from which ``rebuild`` restores any the database lacks. Nothing here
+deletes a verdict.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping
@@ -22,6 +25,7 @@ from harness.store._rundir import RunRecordError, StoredRun, is_number, read_run
 
 Verdict = Literal["accept", "reject"]
 VERDICTS: tuple[Verdict, ...] = ("accept", "reject")
+VERDICTS_DIR = "verdicts"  # in a candidate's run directory: one JSON file per gate decision
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,7 @@ class RebuildReport:
     indexed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     skipped: list[tuple[Path, str]] = field(default_factory=list)
+    verdicts_restored: int = 0  # verdict files whose decision the database did not hold
 
 
 def index_run(db: DbPath, run_dir: Path | str) -> str:
@@ -66,12 +71,20 @@ def rebuild(db: DbPath, runs_root: Path | str) -> RebuildReport:
             collected.append(run_rows(read_run(run_dir)))
         except RunRecordError as error:
             report.skipped.append((run_dir, str(error)))
+    saved: list[dict[str, Any]] = []
+    for run_dir in _run_dirs(runs_root):
+        for path in sorted((run_dir / VERDICTS_DIR).glob("*.json")):
+            try:
+                saved.append(_read_verdict_file(path))
+            except StoreError as error:
+                report.skipped.append((path, str(error)))
     with open_db(db) as conn, transaction(conn):
         keep = {rows.run_id for rows in collected}
         stale = [row[0] for row in conn.execute("SELECT run_id FROM runs") if row[0] not in keep]
         conn.executemany("DELETE FROM runs WHERE run_id = ?", [(run_id,) for run_id in stale])
         for rows in collected:
             _write(conn, rows)
+        report.verdicts_restored = sum(_insert_verdict(conn, **verdict, only_if_new=True) > 0 for verdict in saved)
     report.indexed = sorted(keep)
     report.removed = sorted(stale)
     return report
@@ -84,18 +97,88 @@ def record_verdict(
     rules_hash: str,
     verdict: Verdict,
     details: Mapping[str, Any],
+    created: str | None = None,
 ) -> int:
     """Store a gate decision about ``run_id`` against ``baseline_run_id``; returns its row id."""
+    with open_db(db) as conn, transaction(conn):
+        return _insert_verdict(conn, run_id, baseline_run_id, rules_hash, verdict, details, created or utc_now())
+
+
+def save_verdict(
+    run_dir: Path | str,
+    run_id: str,
+    baseline_run_id: str,
+    rules_hash: str,
+    verdict: Verdict,
+    details: Mapping[str, Any],
+    created: str,
+) -> Path:
+    """Write a gate decision into the candidate's run directory, ``verdicts/<when>-vs-<baseline>-<rules>.json``
+    (written to a temporary name, then renamed): the durable copy that ``rebuild`` reads back."""
+    _check_verdict(verdict)
+    folder = Path(run_dir) / VERDICTS_DIR
+    folder.mkdir(exist_ok=True)
+    stamp = created.replace("-", "").replace(":", "")
+    path = folder / f"{stamp}-vs-{baseline_run_id}-{rules_hash[:8]}.json"
+    payload = {
+        "run_id": run_id,
+        "baseline_run_id": baseline_run_id,
+        "rules_hash": rules_hash,
+        "verdict": verdict,
+        "created": created,
+        "details": details,
+    }
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str, allow_nan=False) + "\n")
+    os.replace(temporary, path)
+    return path
+
+
+def _read_verdict_file(path: Path) -> dict[str, Any]:
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise StoreError(f"{path}: not a readable verdict file ({error})") from None
+    fields = ("run_id", "baseline_run_id", "rules_hash", "verdict", "created", "details")
+    missing = [name for name in fields if not isinstance(payload, dict) or name not in payload]
+    if missing:
+        raise StoreError(f"{path}: verdict file lacks {', '.join(missing)}")
+    if payload["verdict"] not in VERDICTS:
+        raise StoreError(f"{path}: field 'verdict' is {payload['verdict']!r}, not one of {', '.join(VERDICTS)}")
+    return {name: payload[name] for name in fields}
+
+
+def _insert_verdict(
+    conn: sqlite3.Connection,
+    run_id: str,
+    baseline_run_id: str,
+    rules_hash: str,
+    verdict: Verdict,
+    details: Mapping[str, Any],
+    created: str,
+    only_if_new: bool = False,
+) -> int:
+    """Insert one verdict; with ``only_if_new``, skip (returning 0) one already stored."""
+    _check_verdict(verdict)
+    if only_if_new:
+        known = conn.execute(
+            "SELECT 1 FROM verdicts WHERE run_id = ? AND baseline_run_id = ? AND rules_hash = ? AND created = ?",
+            (run_id, baseline_run_id, rules_hash, created),
+        ).fetchone()
+        if known:
+            return 0
+    payload = json.dumps(details, sort_keys=True, default=str, allow_nan=False)
+    cursor = conn.execute(
+        "INSERT INTO verdicts (run_id, baseline_run_id, rules_hash, verdict, details, created) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (run_id, baseline_run_id, rules_hash, verdict, payload, created),
+    )
+    return int(cursor.lastrowid or 0)
+
+
+def _check_verdict(verdict: str) -> None:
     if verdict not in VERDICTS:
         raise StoreError(f"verdict {verdict!r} is not one of {', '.join(VERDICTS)}")
-    payload = json.dumps(details, sort_keys=True, default=str, allow_nan=False)
-    with open_db(db) as conn, transaction(conn):
-        cursor = conn.execute(
-            "INSERT INTO verdicts (run_id, baseline_run_id, rules_hash, verdict, details, created) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (run_id, baseline_run_id, rules_hash, verdict, payload, utc_now()),
-        )
-        return int(cursor.lastrowid or 0)
 
 
 def run_rows(run: StoredRun) -> RunRows:

@@ -73,6 +73,11 @@ def test_gate_exit_codes(
         assert out.startswith(f"gate {verdict}: candidate {candidate} vs baseline base\n")
         assert "┃" not in out and "rules: " in out
         assert any(line.startswith(("PASS ", "FAIL ")) and "[floor: " in line for line in out.splitlines())
+        (saved,) = (runs / candidate / "verdicts").glob("*-vs-base-*.json")
+        assert json.loads(saved.read_text())["verdict"] == ("reject" if exit_code else "accept")
+        assert "verdict saved in" in err
+    else:
+        assert not (runs / candidate / "verdicts").exists()
 
 
 def test_a_promoted_baseline_is_gated_against_by_name(

@@ -31,6 +31,7 @@ from harness.store import (
     print_leaderboard,
     rebuild,
     record_verdict,
+    save_verdict,
     schema_version,
 )
 
@@ -172,6 +173,27 @@ def test_rebuild_mirrors_the_runs_folder_and_keeps_verdicts(tmp_path: Path) -> N
     assert report.removed == ["r2"]
     assert count(db, "runs") == 2 and count(db, "samples", "r2") == 0
     assert count(db, "verdicts") == 1
+
+
+def test_a_rebuild_restores_verdicts_from_the_run_directories_once(tmp_path: Path) -> None:
+    runs, db = tmp_path / "runs", tmp_path / "lb.db"
+    write_run(runs, "base")
+    sft = write_run(runs, "sft", adapter="sft")
+    verdict = {"run_id": "sft", "baseline_run_id": "base", "rules_hash": "r" * 64, "verdict": "reject"}
+    saved = save_verdict(sft, **verdict, details={"failed": ["quiz"]}, created="2026-11-24T06:00:00Z")
+    assert saved.parent == sft / "verdicts" and not list(saved.parent.glob(".*"))  # no temporary file left
+    record_verdict(db, **verdict, details={"failed": ["quiz"]}, created="2026-11-24T06:00:00Z")
+    assert rebuild(db, runs).verdicts_restored == 0  # the database already holds it
+    db.unlink()  # the database is lost: the run directories still hold everything
+    (sft / "verdicts" / "junk.json").write_text("{not json")
+    report = rebuild(db, runs)
+    assert report.verdicts_restored == 1 and count(db, "verdicts") == 1
+    assert [(path.name, "not a readable verdict file" in reason) for path, reason in report.skipped] == [
+        ("junk.json", True)
+    ]
+    (row,) = [row for row in leaderboard(db) if row.run_id == "sft"]
+    assert (row.verdict, row.verdict_baseline_run_id, row.verdict_created) == ("reject", "base", "2026-11-24T06:00:00Z")
+    assert rebuild(db, runs).verdicts_restored == 0 and count(db, "verdicts") == 1
 
 
 def test_leaderboard_takes_the_latest_run_per_model_and_adapter(tmp_path: Path) -> None:
