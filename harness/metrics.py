@@ -25,6 +25,7 @@ RECORD_METRICS: dict[str, RecordMetric] = {
     "pair_consistency": dsm5.minimal_pair_consistency,
     "invariance_label": lambda records: dsm5.invariance(records, "predicted_label"),
     "invariance_meets": lambda records: dsm5.invariance(records, "predicted_meets"),
+    "invariance_correct": dsm5.invariance_correct,
 }
 
 

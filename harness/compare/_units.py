@@ -13,6 +13,7 @@ unit values is the metric itself:
   if the positive got yes and the negative got no.
 - ``invariance_label`` / ``invariance_meets``: invariance groups with two or more members;
   value 1 if all members got the same answer.
+- ``invariance_correct``: the same groups; value 1 if every member got the gold diagnosis.
 - ``ppv`` is not paired: its denominator is the items each run answered yes to, so the two runs
   count different units. Compare ``sensitivity`` and ``specificity`` instead.
 """
@@ -111,12 +112,25 @@ def _invariance(answer_key: str) -> Callable[[Records], UnitValues]:
     return units
 
 
+def _invariance_correct(records: Records) -> UnitValues:
+    members: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for _, record in records:
+        if record.get("invariance_group") is not None:
+            members[str(record["invariance_group"])].append(record)
+    return {
+        f"group:{group}": float(all(r.get("predicted_label") == r.get("gold_label") for r in rows))
+        for group, rows in members.items()
+        if len(rows) >= 2
+    }
+
+
 RECORD_UNITS: dict[str, Callable[[Records], UnitValues]] = {
     "sensitivity": _correct_on_gold(True),
     "specificity": _correct_on_gold(False),
     "pair_consistency": _minimal_pairs,
     "invariance_label": _invariance("predicted_label"),
     "invariance_meets": _invariance("predicted_meets"),
+    "invariance_correct": _invariance_correct,
 }
 
 UNPAIRABLE_RECORD_METRICS: dict[str, str] = {

@@ -88,6 +88,20 @@ def invariance(records: Sequence[Record], answer_key: str = "predicted_label") -
     return _proportion(f"invariance[{answer_key}]", identical, len(groups))
 
 
+def invariance_correct(records: Sequence[Record]) -> MetricResult:
+    """Share of invariance groups (two or more records) in which every member got the gold
+    diagnosis. ``invariance`` alone rewards a model that gives one answer to everything; this
+    counts a group only when the unchanged answer is also the right one."""
+    members: dict[str, list[Record]] = defaultdict(list)
+    for record in records:
+        group = record.get("invariance_group")
+        if group is not None:
+            members[group].append(record)
+    groups = [group for group in members.values() if len(group) >= 2]
+    correct = sum(all(r.get("predicted_label") == r.get("gold_label") for r in group) for group in groups)
+    return _proportion("invariance_correct", correct, len(groups))
+
+
 def _proportion(name: str, successes: int, n: int) -> MetricResult:
     if n == 0:
         return MetricResult(name, math.nan, 0, math.nan)

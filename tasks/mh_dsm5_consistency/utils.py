@@ -88,7 +88,7 @@ def _argmax(results: list[tuple[float, bool]]) -> int:
 def process_diagnosis(doc: dict[str, Any], results: list[tuple[float, bool]]) -> dict[str, Any]:
     predicted = OPTIONS[_argmax(results)][1]
     record = _item_record(doc, predicted_label=predicted, predicted_meets=predicted == doc["disorder_id"])
-    return {"acc": float(predicted == doc["gold_label"]), "invariance_label": record}
+    return {"acc": float(predicted == doc["gold_label"]), "invariance_label": record, "invariance_correct": record}
 
 
 def process_meets(doc: dict[str, Any], results: list[tuple[float, bool]]) -> dict[str, Any]:
@@ -122,6 +122,10 @@ def agg_pair_consistency(records: list[dict[str, Any]]) -> float:
 
 def agg_invariance_label(records: list[dict[str, Any]]) -> float:
     return aggregate_records("invariance_label", records)
+
+
+def agg_invariance_correct(records: list[dict[str, Any]]) -> float:
+    return aggregate_records("invariance_correct", records)
 
 
 def agg_invariance_meets(records: list[dict[str, Any]]) -> float:

@@ -172,6 +172,19 @@ def test_unit_means_equal_the_record_metric_the_run_reports(metric: str) -> None
     assert len(units) == reported.n
 
 
+def test_invariance_correct_units_average_to_the_reported_metric() -> None:
+    labels = [("panic", "panic"), ("panic", "panic"), ("ptsd", "panic"), ("ptsd", "panic"), ("ocd", "ocd")]
+    records = [
+        {"item_id": f"d{i}", "invariance_group": f"g{i // 2}", "gold_label": gold, "predicted_label": predicted}
+        for i, (gold, predicted) in enumerate(labels)
+    ]  # g0 right twice, g1 the same wrong answer twice, g2 a lone member (not a group)
+    rows = {record["item_id"]: {"invariance_correct": record} for record in records}
+    units = unit_values("invariance_correct", rows)
+    assert units == {"group:g0": 1.0, "group:g1": 0.0}
+    reported = record_metric("invariance_correct")(records)
+    assert (reported.value, reported.n) == (0.5, 2)
+
+
 def test_every_record_metric_is_either_paired_or_explained() -> None:
     assert set(RECORD_METRICS) == set(RECORD_UNITS) | set(UNPAIRABLE_RECORD_METRICS)
 

@@ -13,6 +13,7 @@ from harness.dsm5 import (
     accuracy,
     generate_items,
     invariance,
+    invariance_correct,
     load_criteria,
     minimal_pair_consistency,
     positive_predictive_value,
@@ -127,6 +128,19 @@ def test_invariance_counts_groups_with_identical_answers() -> None:
         {"invariance_group": "g", "predicted_meets": False},
     ]
     assert invariance(yes_no_records, answer_key="predicted_meets").value == 0.0
+
+
+def test_a_model_that_gives_one_answer_to_everything_is_invariant_but_not_invariant_and_correct() -> None:
+    records: list[Record] = [
+        {"invariance_group": group, "gold_label": gold, "predicted_label": "panic"}
+        for group, gold in (("g1", "panic"), ("g2", "ptsd"), ("g3", "ocd"), ("g4", "insomnia"))
+        for _ in range(3)
+    ]
+    assert invariance(records).value == 1.0
+    result = invariance_correct(records)
+    assert (result.value, result.n) == (0.25, 4)  # only the panic group is right
+    records[0] = {**records[0], "predicted_label": "ptsd"}  # one member of the panic group wrong
+    assert invariance_correct(records).value == 0.0
 
 
 def test_metrics_on_generated_items_with_oracle_and_always_yes_answers() -> None:
