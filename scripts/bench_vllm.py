@@ -38,7 +38,13 @@ LL_TASK = "mh_mmlu_professional_psychology"
 
 def mindgate(args: list[str], runs: Path, cache: Path) -> tuple[dict[str, Any], float]:
     """Run `mindgate eval`; return its single run record and the whole-process wall time."""
-    env = {**os.environ, "MINDGATE_RUNS_DIR": str(runs), "MINDGATE_REQUEST_CACHE": str(cache), "HF_HUB_OFFLINE": "1"}
+    env = {
+        **os.environ,
+        "MINDGATE_RUNS_DIR": str(runs),
+        "MINDGATE_REQUEST_CACHE": str(cache),
+        "MINDGATE_DB": str(runs.parent / "leaderboard.db"),  # benchmark runs stay out of the user's leaderboard
+        "HF_HUB_OFFLINE": "1",
+    }
     before = {p.name for p in runs.iterdir()} if runs.is_dir() else set()
     started = time.monotonic()
     result = subprocess.run(

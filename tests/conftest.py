@@ -16,6 +16,15 @@ for _name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_leaderboard_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every evaluation indexes its run into the leaderboard database: point the tests and the
+    ``mindgate`` processes they start at a throw-away one, never the user's reports/leaderboard.db."""
+    path = tmp_path_factory.mktemp("leaderboard") / "leaderboard.db"
+    os.environ["MINDGATE_DB"] = str(path)
+    return path
+
+
 @pytest.fixture(scope="session")
 def default_model_dir() -> Path:
     from harness.models import ensure_default_model
