@@ -169,14 +169,14 @@ def _cmd_gate(args: argparse.Namespace, console: Console) -> int:
     record = {**decision_record(decision), "created": utc_now()}
     try:
         saved = save_verdict(decision.candidate_dir, **record)
-        console.print(f"verdict saved in {escape(str(saved))}")
+        console.print(f"verdict saved in {escape(str(saved))}", soft_wrap=True)  # a path must stay whole
     except OSError as error:  # a read-only run directory: the database still gets the verdict
         console.print(
             f"[yellow]warning:[/yellow] could not save the verdict in the candidate's run directory ({error})"
         )
     record_verdict(args.db, **record)
     verdict = "[bold green]ACCEPT[/bold green]" if decision.exit_code == 0 else "[bold red]REJECT[/bold red]"
-    console.print(f"gate: {verdict} {decision.candidate_run_id} against {decision.baseline_run_id}")
+    console.print(f"gate: {verdict} {decision.candidate_run_id} against {decision.baseline_run_id}", soft_wrap=True)
     return decision.exit_code
 
 
