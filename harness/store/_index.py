@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping
@@ -119,7 +120,8 @@ def save_verdict(
     folder = Path(run_dir) / VERDICTS_DIR
     folder.mkdir(exist_ok=True)
     stamp = created.replace("-", "").replace(":", "")
-    path = folder / f"{stamp}-vs-{baseline_run_id}-{rules_hash[:8]}.json"
+    baseline = re.sub(r"[^A-Za-z0-9._-]", "_", baseline_run_id)  # a run id from a record is only text
+    path = folder / f"{stamp}-vs-{baseline}-{rules_hash[:8]}.json"
     payload = {
         "run_id": run_id,
         "baseline_run_id": baseline_run_id,

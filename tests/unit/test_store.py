@@ -194,6 +194,8 @@ def test_a_rebuild_restores_verdicts_from_the_run_directories_once(tmp_path: Pat
     (row,) = [row for row in leaderboard(db) if row.run_id == "sft"]
     assert (row.verdict, row.verdict_baseline_run_id, row.verdict_created) == ("reject", "base", "2026-11-24T06:00:00Z")
     assert rebuild(db, runs).verdicts_restored == 0 and count(db, "verdicts") == 1
+    odd = save_verdict(sft, **{**verdict, "baseline_run_id": "../x/y"}, details={}, created="2026-11-24T07:00:00Z")
+    assert odd.parent == sft / "verdicts" and odd.name == "20261124T070000Z-vs-.._x_y-rrrrrrrr.json"
 
 
 def test_leaderboard_takes_the_latest_run_per_model_and_adapter(tmp_path: Path) -> None:
