@@ -168,7 +168,7 @@ def _cmd_gate(args: argparse.Namespace, console: Console) -> int:
         print(decision_text(decision), end="", flush=True)
     record = {**decision_record(decision), "created": utc_now()}
     try:
-        saved = save_verdict(decision.candidate_dir, **record)
+        saved = save_verdict(decision.candidate_dir, record)
         console.print(f"verdict saved in {escape(str(saved))}", soft_wrap=True)  # a path must stay whole
     except OSError as error:  # a read-only run directory: the database still gets the verdict
         console.print(

@@ -27,6 +27,7 @@ from harness.store._rundir import RunRecordError, StoredRun, is_number, read_run
 Verdict = Literal["accept", "reject"]
 VERDICTS: tuple[Verdict, ...] = ("accept", "reject")
 VERDICTS_DIR = "verdicts"  # in a candidate's run directory: one JSON file per gate decision
+_VERDICT_FIELDS = ("run_id", "baseline_run_id", "rules_hash", "verdict", "created", "details")
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ def rebuild(db: DbPath, runs_root: Path | str) -> RebuildReport:
         conn.executemany("DELETE FROM runs WHERE run_id = ?", [(run_id,) for run_id in stale])
         for rows in collected:
             _write(conn, rows)
-        report.verdicts_restored = sum(_insert_verdict(conn, **verdict, only_if_new=True) > 0 for verdict in saved)
+        report.verdicts_restored = sum(_insert_verdict(conn, verdict, only_if_new=True) > 0 for verdict in saved)
     report.indexed = sorted(keep)
     report.removed = sorted(stale)
     return report
@@ -101,35 +102,28 @@ def record_verdict(
     created: str | None = None,
 ) -> int:
     """Store a gate decision about ``run_id`` against ``baseline_run_id``; returns its row id."""
-    with open_db(db) as conn, transaction(conn):
-        return _insert_verdict(conn, run_id, baseline_run_id, rules_hash, verdict, details, created or utc_now())
-
-
-def save_verdict(
-    run_dir: Path | str,
-    run_id: str,
-    baseline_run_id: str,
-    rules_hash: str,
-    verdict: Verdict,
-    details: Mapping[str, Any],
-    created: str,
-) -> Path:
-    """Write a gate decision into the candidate's run directory, ``verdicts/<when>-vs-<baseline>-<rules>.json``
-    (written to a temporary name, then renamed): the durable copy that ``rebuild`` reads back."""
-    _check_verdict(verdict)
-    folder = Path(run_dir) / VERDICTS_DIR
-    folder.mkdir(exist_ok=True)
-    stamp = created.replace("-", "").replace(":", "")
-    baseline = re.sub(r"[^A-Za-z0-9._-]", "_", baseline_run_id)  # a run id from a record is only text
-    path = folder / f"{stamp}-vs-{baseline}-{rules_hash[:8]}.json"
-    payload = {
+    record = {
         "run_id": run_id,
         "baseline_run_id": baseline_run_id,
         "rules_hash": rules_hash,
         "verdict": verdict,
-        "created": created,
         "details": details,
+        "created": created or utc_now(),
     }
+    with open_db(db) as conn, transaction(conn):
+        return _insert_verdict(conn, _verdict_record(record, "record_verdict"))
+
+
+def save_verdict(run_dir: Path | str, record: Mapping[str, Any]) -> Path:
+    """Write a gate decision (the fields ``record_verdict`` takes, ``created`` included) into the
+    candidate's run directory as ``verdicts/<when>-vs-<baseline>-<rules>.json``, through a
+    temporary name and a rename: the durable copy that ``rebuild`` reads back."""
+    payload = _verdict_record(record, "save_verdict")
+    folder = Path(run_dir) / VERDICTS_DIR
+    folder.mkdir(exist_ok=True)
+    stamp = str(payload["created"]).replace("-", "").replace(":", "")
+    baseline = re.sub(r"[^A-Za-z0-9._-]", "_", str(payload["baseline_run_id"]))  # a run id is only text
+    path = folder / f"{stamp}-vs-{baseline}-{str(payload['rules_hash'])[:8]}.json"
     temporary = path.with_name(f".{path.name}.tmp")
     temporary.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str, allow_nan=False) + "\n")
     os.replace(temporary, path)
@@ -141,46 +135,39 @@ def _read_verdict_file(path: Path) -> dict[str, Any]:
         payload = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise StoreError(f"{path}: not a readable verdict file ({error})") from None
-    fields = ("run_id", "baseline_run_id", "rules_hash", "verdict", "created", "details")
-    missing = [name for name in fields if not isinstance(payload, dict) or name not in payload]
+    return _verdict_record(payload, str(path))
+
+
+def _verdict_record(record: Any, where: str) -> dict[str, Any]:
+    """The six fields of a verdict, checked; ``where`` names the file or call in errors."""
+    missing = [name for name in _VERDICT_FIELDS if not isinstance(record, Mapping) or name not in record]
     if missing:
-        raise StoreError(f"{path}: verdict file lacks {', '.join(missing)}")
-    if payload["verdict"] not in VERDICTS:
-        raise StoreError(f"{path}: field 'verdict' is {payload['verdict']!r}, not one of {', '.join(VERDICTS)}")
-    return {name: payload[name] for name in fields}
+        raise StoreError(f"{where}: verdict lacks {', '.join(missing)}")
+    _check_verdict(record["verdict"], where)
+    return {name: record[name] for name in _VERDICT_FIELDS}
 
 
-def _insert_verdict(
-    conn: sqlite3.Connection,
-    run_id: str,
-    baseline_run_id: str,
-    rules_hash: str,
-    verdict: Verdict,
-    details: Mapping[str, Any],
-    created: str,
-    only_if_new: bool = False,
-) -> int:
-    """Insert one verdict; with ``only_if_new``, skip (returning 0) one already stored."""
-    _check_verdict(verdict)
+def _insert_verdict(conn: sqlite3.Connection, record: Mapping[str, Any], only_if_new: bool = False) -> int:
+    """Insert one checked verdict record; with ``only_if_new``, skip (returning 0) one already stored."""
+    key = (record["run_id"], record["baseline_run_id"], record["rules_hash"], record["created"])
     if only_if_new:
         known = conn.execute(
-            "SELECT 1 FROM verdicts WHERE run_id = ? AND baseline_run_id = ? AND rules_hash = ? AND created = ?",
-            (run_id, baseline_run_id, rules_hash, created),
+            "SELECT 1 FROM verdicts WHERE run_id = ? AND baseline_run_id = ? AND rules_hash = ? AND created = ?", key
         ).fetchone()
         if known:
             return 0
-    payload = json.dumps(details, sort_keys=True, default=str, allow_nan=False)
+    payload = json.dumps(record["details"], sort_keys=True, default=str, allow_nan=False)
     cursor = conn.execute(
         "INSERT INTO verdicts (run_id, baseline_run_id, rules_hash, verdict, details, created) "
         "VALUES (?, ?, ?, ?, ?, ?)",
-        (run_id, baseline_run_id, rules_hash, verdict, payload, created),
+        (*key[:3], record["verdict"], payload, key[3]),
     )
     return int(cursor.lastrowid or 0)
 
 
-def _check_verdict(verdict: str) -> None:
+def _check_verdict(verdict: Any, where: str) -> None:
     if verdict not in VERDICTS:
-        raise StoreError(f"verdict {verdict!r} is not one of {', '.join(VERDICTS)}")
+        raise StoreError(f"{where}: verdict {verdict!r} is not one of {', '.join(VERDICTS)}")
 
 
 def run_rows(run: StoredRun) -> RunRows:

@@ -210,33 +210,23 @@ def test_killed_run_resumes_without_redoing_finished_requests(
     sent = _record(run)["server"]["requests_sent"]
     assert sent == 8 - done_before  # only the unfinished requests went to the server
 
-    fresh = subprocess.run(
-        [*command, "--no-use-cache"],
-        cwd=PROJECT_DIR,
-        env={**env, "MINDGATE_RUNS_DIR": str(tmp_path / "fresh")},
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert fresh.returncode == 0, fresh.stderr[-3000:]
-    (fresh_run,) = [p for p in (tmp_path / "fresh").iterdir() if not p.name.startswith(".")]
+    def run_into(folder: str, *extra: str) -> list[Path]:
+        """The same command with ``extra`` arguments, runs written to ``tmp_path / folder``."""
+        env_here = {**env, "MINDGATE_RUNS_DIR": str(tmp_path / folder)}
+        done = subprocess.run(
+            [*command, *extra], cwd=PROJECT_DIR, env=env_here, capture_output=True, text=True, timeout=900
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        return [p for p in (tmp_path / folder).iterdir() if not p.name.startswith(".")]
+
+    (fresh_run,) = run_into("fresh", "--no-use-cache")
     assert _replies(run) == _replies(fresh_run)
     assert _record(run)["metrics"] == _record(fresh_run)["metrics"]
 
     # Another adapter never reuses those answers: the base run is all cached, the adapter's is not.
-    other = subprocess.run(
-        [*command, "--adapter", f"a1={adapters['a1']}"],
-        cwd=PROJECT_DIR,
-        env={**env, "MINDGATE_RUNS_DIR": str(tmp_path / "other")},
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert other.returncode == 0, other.stderr[-3000:]
     sent_by = {
         (_record(p)["adapter"] or {}).get("name"): _record(p)["server"]["requests_sent"]
-        for p in (tmp_path / "other").iterdir()
-        if not p.name.startswith(".")
+        for p in run_into("other", "--adapter", f"a1={adapters['a1']}")
     }
     assert sent_by == {None: 0, "a1": 8}
 

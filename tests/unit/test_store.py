@@ -180,7 +180,7 @@ def test_a_rebuild_restores_verdicts_from_the_run_directories_once(tmp_path: Pat
     write_run(runs, "base")
     sft = write_run(runs, "sft", adapter="sft")
     verdict = {"run_id": "sft", "baseline_run_id": "base", "rules_hash": "r" * 64, "verdict": "reject"}
-    saved = save_verdict(sft, **verdict, details={"failed": ["quiz"]}, created="2026-11-24T06:00:00Z")
+    saved = save_verdict(sft, {**verdict, "details": {"failed": ["quiz"]}, "created": "2026-11-24T06:00:00Z"})
     assert saved.parent == sft / "verdicts" and not list(saved.parent.glob(".*"))  # no temporary file left
     record_verdict(db, **verdict, details={"failed": ["quiz"]}, created="2026-11-24T06:00:00Z")
     assert rebuild(db, runs).verdicts_restored == 0  # the database already holds it
@@ -194,7 +194,9 @@ def test_a_rebuild_restores_verdicts_from_the_run_directories_once(tmp_path: Pat
     (row,) = [row for row in leaderboard(db) if row.run_id == "sft"]
     assert (row.verdict, row.verdict_baseline_run_id, row.verdict_created) == ("reject", "base", "2026-11-24T06:00:00Z")
     assert rebuild(db, runs).verdicts_restored == 0 and count(db, "verdicts") == 1
-    odd = save_verdict(sft, **{**verdict, "baseline_run_id": "../x/y"}, details={}, created="2026-11-24T07:00:00Z")
+    odd = save_verdict(sft, {**verdict, "baseline_run_id": "../x/y", "details": {}, "created": "2026-11-24T07:00:00Z"})
+    with pytest.raises(StoreError, match="save_verdict: verdict lacks created"):
+        save_verdict(sft, {**verdict, "details": {}})
     assert odd.parent == sft / "verdicts" and odd.name == "20261124T070000Z-vs-.._x_y-rrrrrrrr.json"
 
 
