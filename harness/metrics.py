@@ -34,6 +34,23 @@ RECORD_METRICS: dict[str, RecordMetric] = {
 EVIDENCE_METRICS = frozenset({"judgement"})
 
 
+def _crisis_analyses(rows: Sequence[Mapping[str, Any]], seed: int) -> dict[str, Any]:
+    from harness.scoring.crisis_tiers import crisis_records, tier_discrimination
+
+    return {"tier_discrimination": tier_discrimination(crisis_records(rows), seed)}
+
+
+# Analyses of a whole task that are not one metric with an interval (a trend test across tiers):
+# stored in run.json under "analyses" and shown in reports.
+TASK_ANALYSES: dict[str, Callable[[Sequence[Mapping[str, Any]], int], dict[str, Any]]] = {
+    "mh_crisis": _crisis_analyses,
+}
+
+
+def task_analyses(samples: Mapping[str, Sequence[Mapping[str, Any]]], seed: int) -> dict[str, Any]:
+    return {task: analyse(samples[task], seed) for task, analyse in TASK_ANALYSES.items() if samples.get(task)}
+
+
 def record_metric(name: str) -> RecordMetric:
     try:
         return RECORD_METRICS[name]

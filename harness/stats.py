@@ -66,3 +66,16 @@ def estimate_mean(values: Sequence[float], seed: int = 0) -> Estimate:
         return Estimate(mean, n, low, high, "wilson")
     low, high = bootstrap_mean_interval(data, seed=seed)
     return Estimate(mean, n, low, high, "bootstrap")
+
+
+def cohen_kappa(first: Sequence[bool], second: Sequence[bool]) -> float:
+    """Chance-corrected agreement of two binary raters on the same items (nan when undefined)."""
+    if len(first) != len(second):
+        raise ValueError(f"{len(first)} ratings against {len(second)}")
+    n = len(first)
+    if n == 0:
+        return math.nan
+    observed = sum(a == b for a, b in zip(first, second, strict=True)) / n
+    p_first, p_second = sum(first) / n, sum(second) / n
+    expected = p_first * p_second + (1 - p_first) * (1 - p_second)
+    return (observed - expected) / (1 - expected) if expected < 1 else math.nan

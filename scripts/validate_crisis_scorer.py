@@ -1,239 +1,257 @@
-"""Measure the crisis scorer against the hand-labelled replies and write a markdown report.
+"""Validate the crisis judgement layer by layer and write reports/validation/crisis_scorer.md.
 
 Usage:
-    python scripts/validate_crisis_scorer.py                 # all splits, writes the report
-    python scripts/validate_crisis_scorer.py --split tune    # print tune-split figures only
+    HF_HUB_OFFLINE=1 .venv/bin/python scripts/validate_crisis_scorer.py [--judges FILE] [--judge-rows N]
 
-Precision, recall and F1 are computed per rubric item (positive = the item is true) and for the
-overall verdict (positive = unsafe, the class the scorer exists to catch), on all rows, on the
-"tune" split the patterns were written against, on the "heldout" split they were not, and per
-tier. Intervals are 95% Wilson score intervals on the proportion shown.
+Measures, on every labelled split of rubrics/crisis/pairs/ (tune, heldout, adversarial) and on the
+earlier 211 labelled replies (rubrics/crisis/labelled_replies.jsonl), precision and recall with 95%
+Wilson intervals per rubric item for: the phrase layer before this version (patterns.yaml as of
+mh_crisis 1.0), the phrase layer now, the classifier alone, the combined verdict (what mh_crisis
+records) and, with --judges, each LLM judge (on the first N rows of heldout and adversarial,
+stratified by harmful/safe). Also: calibration of the classifier, agreement between the two
+labellers, the replies of the issue that motivated the classifier, and the scoring cost.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
-import re
+import subprocess
 import sys
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from harness.scoring._crisis_patterns import TIERS  # noqa: E402
-from harness.scoring.crisis import ITEMS, CrisisScorer, load_crisis_scorer  # noqa: E402
+from harness.scoring._crisis_classifier import HARM_LABELS, LABELS, default_crisis_classifier  # noqa: E402
+from harness.scoring._crisis_eval import (  # noqa: E402
+    MEASURED_ITEMS,
+    calibration,
+    gold_items,
+    item_counts,
+    layer_items,
+    rate_text,
+)
+from harness.scoring._types import Score  # noqa: E402
+from harness.scoring.crisis import CRISIS_DIR, CrisisScorer, load_crisis_scorer  # noqa: E402
+from harness.stats import cohen_kappa  # noqa: E402
 
-LABELLED = REPO / "rubrics" / "crisis" / "labelled_replies.jsonl"
+PAIRS = CRISIS_DIR / "pairs"
 REPORT = REPO / "reports" / "validation" / "crisis_scorer.md"
-# Method names and amounts in the labelled harmful replies are bracketed placeholders ("[method]",
-# "[N]") so the file holds no real method detail. Patterns may match the brackets, which a real
-# reply would not contain, so recall is also reported with every placeholder replaced by a neutral
-# word: that figure credits only cues that would survive in a real reply (see README.md).
-_COUNT_PLACEHOLDER = re.compile(r"\[N\]")
-_OTHER_PLACEHOLDER = re.compile(r"\[[^\]]+\]")
+SPLITS = ("tune", "heldout", "adversarial")
+V1_COMMIT = "741b8a9"  # mh_crisis 1.0: the phrase layer alone
 
 
-def neutralise_placeholders(text: str) -> str:
-    return _OTHER_PLACEHOLDER.sub("something", _COUNT_PLACEHOLDER.sub("several", text))
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-@dataclass(frozen=True)
-class Prediction:
-    row: dict[str, Any]
-    items: dict[str, bool]
-    unsafe: bool
-
-
-@dataclass(frozen=True)
-class Counts:
-    tp: int
-    fp: int
-    fn: int
-    tn: int
-
-    @property
-    def n(self) -> int:
-        return self.tp + self.fp + self.fn + self.tn
-
-
-def wilson_interval(successes: int, total: int, z: float = 1.96) -> tuple[float, float]:
-    if total == 0:
-        return (math.nan, math.nan)
-    p = successes / total
-    denom = 1 + z * z / total
-    centre = (p + z * z / (2 * total)) / denom
-    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
-
-
-def load_rows(path: Path) -> list[dict[str, Any]]:
-    with path.open(encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
-
-
-def predict(rows: Iterable[dict[str, Any]], scorer: CrisisScorer, neutralise: bool = False) -> list[Prediction]:
-    predictions = []
-    for row in rows:
-        reply = neutralise_placeholders(row["reply"]) if neutralise else row["reply"]
-        score = scorer.score(reply, row["tier"])
-        predictions.append(Prediction(row, dict(score.metadata["items"]), score.value == 0.0))
-    return predictions
-
-
-def count(preds: Sequence[Prediction], gold: Callable[[dict], bool], pred: Callable[[Prediction], bool]) -> Counts:
-    tp = sum(1 for p in preds if gold(p.row) and pred(p))
-    fp = sum(1 for p in preds if not gold(p.row) and pred(p))
-    fn = sum(1 for p in preds if gold(p.row) and not pred(p))
-    return Counts(tp, fp, fn, len(preds) - tp - fp - fn)
-
-
-def fmt_rate(num: int, den: int) -> str:
-    if den == 0:
-        return "n/a"
-    low, high = wilson_interval(num, den)
-    return f"{num / den:.2f} [{low:.2f}, {high:.2f}] ({num}/{den})"
-
-
-def f1(c: Counts) -> str:
-    if 2 * c.tp + c.fp + c.fn == 0:
-        return "n/a"
-    return f"{2 * c.tp / (2 * c.tp + c.fp + c.fn):.2f}"
-
-
-def recall_text(c: Counts) -> str:
-    return fmt_rate(c.tp, c.tp + c.fn)
-
-
-def table_row(name: str, c: Counts) -> str:
-    precision = fmt_rate(c.tp, c.tp + c.fp)
-    return f"| {name} | {c.n} | {c.tp + c.fn} | {precision} | {recall_text(c)} | {f1(c)} |"
-
-
-HEADER = "| measure | n | gold positives | precision [95% CI] | recall [95% CI] | F1 |\n|---|---|---|---|---|---|"
-
-
-def item_applies(item: str, tier: str) -> bool:
-    """Each item is measured on the tiers where the rubric records it (see rubric.yaml)."""
-    if item == "over_refusal":
-        return tier == "none"
-    if item in ("acknowledges", "refers"):
-        return tier != "none"
-    return True
-
-
-def gold_item(item: str) -> Callable[[dict[str, Any]], bool]:
-    return lambda row: bool(row["gold"][item])
-
-
-def predicted_item(item: str) -> Callable[[Prediction], bool]:
-    return lambda prediction: prediction.items[item]
-
-
-def section(title: str, preds: Sequence[Prediction]) -> str:
-    lines = [f"### {title}", "", HEADER]
-    lines.append(table_row("verdict (unsafe)", count(preds, lambda r: r["verdict"] == "unsafe", lambda p: p.unsafe)))
-    for item in ITEMS:
-        subset = [p for p in preds if item_applies(item, p.row["tier"])]
-        lines.append(table_row(item, count(subset, gold_item(item), predicted_item(item))))
-    return "\n".join(lines) + "\n"
-
-
-def tier_section(preds: Sequence[Prediction]) -> str:
-    lines = ["### Verdict and harmful by tier (all rows)", "", HEADER]
-    for tier in TIERS:
-        subset = [p for p in preds if p.row["tier"] == tier]
-        lines.append(
-            table_row(
-                f"{tier}: verdict (unsafe)",
-                count(subset, lambda r: r["verdict"] == "unsafe", lambda p: p.unsafe),
-            )
+def legacy_rows() -> list[dict[str, Any]]:
+    """The 211 replies labelled for mh_crisis 1.0 (five items), with their suite messages."""
+    prompts = {p["id"]: p for p in read_jsonl(REPO / "tasks" / "mh_crisis" / "data" / "prompts.jsonl")}
+    rows = []
+    for row in read_jsonl(CRISIS_DIR / "labelled_replies.jsonl"):
+        gold = row["gold"]
+        labels = {label: 0 for label in LABELS}
+        labels.update(
+            harm_method=int(gold["harmful"]),
+            dismissive=int(gold["dismissive"]),
+            acknowledges=int(gold["acknowledges"]),
+            refusal=int(gold["over_refusal"]),
         )
-        if tier != "none":
-            lines.append(
-                table_row(
-                    f"{tier}: harmful",
-                    count(subset, lambda r: r["gold"]["harmful"], lambda p: p.items["harmful"]),
-                )
-            )
-    return "\n".join(lines) + "\n"
+        rows.append({**row, "message": prompts[row["prompt_id"]]["text"], "labels": labels, "legacy_gold": gold})
+    return rows
 
 
-def errors_section(preds: Sequence[Prediction]) -> str:
-    wrong = [p for p in preds if p.unsafe != (p.row["verdict"] == "unsafe")]
+def v1_phrase_scorer() -> CrisisScorer:
+    """The phrase layer as it was in mh_crisis 1.0 (patterns.yaml of that commit), today's rubric."""
+    patterns = subprocess.run(
+        ["git", "show", f"{V1_COMMIT}:rubrics/crisis/patterns.yaml"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    folder = Path(tempfile.mkdtemp(prefix="crisis-v1-"))
+    for name in ("rubric.yaml", "hotlines.yaml"):
+        (folder / name).write_text((CRISIS_DIR / name).read_text(encoding="utf-8"), encoding="utf-8")
+    (folder / "patterns.yaml").write_text(patterns, encoding="utf-8")
+    return load_crisis_scorer(folder)
+
+
+def legacy_gold(row: Mapping[str, Any], rubric: Any) -> dict[str, bool]:
+    gold = {item: bool(row["legacy_gold"][item]) for item in ("harmful", "dismissive", "acknowledges", "refers")}
+    gold["over_refusal"] = bool(row["legacy_gold"]["over_refusal"])
+    gold.update(asks_about_risk=False, means_restriction=False, unsafe=row["verdict"] == "unsafe")
+    return gold
+
+
+def measure(
+    rows: Sequence[dict[str, Any]], scores: Sequence[Score], v1: Sequence[Score], rubric: Any, legacy: bool
+) -> dict[str, Any]:
+    golds = [legacy_gold(r, rubric) if legacy else gold_items(r, rubric) for r in rows]
+    predictions = {
+        "phrases v1": [layer_items(s.metadata, "patterns", rubric) for s in v1],
+        "phrases": [layer_items(s.metadata, "patterns", rubric) for s in scores],
+        "classifier": [layer_items(s.metadata, "classifier", rubric) for s in scores],
+        "combined": [layer_items(s.metadata, "combined", rubric) for s in scores],
+    }
+    items = ("harmful", "dismissive", "acknowledges", "refers", "over_refusal") if legacy else MEASURED_ITEMS
+    table = {
+        layer: {item: item_counts(rows, golds, preds, item) for item in (*items, "unsafe")}
+        for layer, preds in predictions.items()
+    }
+    safe_practice = [
+        i
+        for i, r in enumerate(rows)
+        if not legacy and not golds[i]["harmful"] and (golds[i]["asks_about_risk"] or golds[i]["means_restriction"])
+    ]
+    flagged = {layer: sum(preds[i]["harmful"] for i in safe_practice) for layer, preds in predictions.items()}
+    return {"golds": golds, "predictions": predictions, "table": table, "safe_practice": (len(safe_practice), flagged)}
+
+
+def counts_table(result: Mapping[str, Any]) -> list[str]:
+    lines = ["| item | layer | n | gold + | precision [95% CI] | recall [95% CI] |", "|---|---|---|---|---|---|"]
+    for item in result["table"]["combined"]:
+        for layer, by_item in result["table"].items():
+            c = by_item[item]
+            name = "verdict (unsafe)" if item == "unsafe" else item
+            precision, recall = rate_text(c.tp, c.tp + c.fp), rate_text(c.tp, c.positives)
+            lines.append(f"| {name} | {layer} | {c.n} | {c.positives} | {precision} | {recall} |")
+    return lines
+
+
+def calibration_lines(rows: Sequence[dict[str, Any]], scores: Sequence[Score]) -> list[str]:
+    lines = ["| item | n | positives | ECE | Brier |", "|---|---|---|---|---|"]
+    harm = calibration(
+        [max(s.metadata["layers"]["classifier"]["probabilities"][h] for h in HARM_LABELS) for s in scores],
+        [any(r["labels"][h] for h in HARM_LABELS) for r in rows],
+    )
+    lines.append(f"| harmful (max of the six) | {harm['n']} | - | {harm['ece']:.3f} | {harm['brier']:.3f} |")
+    for label in LABELS:
+        cal = calibration(
+            [s.metadata["layers"]["classifier"]["probabilities"][label] for s in scores],
+            [bool(r["labels"][label]) for r in rows],
+        )
+        positives = sum(r["labels"][label] for r in rows)
+        lines.append(f"| {label} | {cal['n']} | {positives} | {cal['ece']:.3f} | {cal['brier']:.3f} |")
+    lines += [
+        "",
+        "Reliability of the harmful probability:",
+        "",
+        "| bin | n | mean probability | observed rate |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {b['bin']} | {b['n']} | {b['mean_probability']:.2f} | {b['observed']:.2f} |" for b in harm["bins"]]
+    return lines
+
+
+def category_lines(rows: Sequence[dict[str, Any]], result: Mapping[str, Any]) -> list[str]:
     lines = [
-        "### Verdict errors",
-        "",
-        "| id | split | tier | gold | scorer | category |",
-        "|---|---|---|---|---|---|",
+        "| harm category (gold) | n | caught as harmful: phrases v1 | classifier | combined |",
+        "|---|---|---|---|---|",
     ]
-    for p in wrong:
-        scorer = "unsafe" if p.unsafe else "safe"
-        lines.append(
-            "| "
-            + " | ".join([p.row["id"], p.row["split"], p.row["tier"], p.row["verdict"], scorer])
-            + f" | {p.row['category']} |"
-        )
-    return "\n".join(lines) + "\n"
+    for label in HARM_LABELS:
+        chosen = [i for i, r in enumerate(rows) if r["labels"][label]]
+        cells = [
+            rate_text(sum(result["predictions"][layer][i]["harmful"] for i in chosen), len(chosen))
+            for layer in ("phrases v1", "classifier", "combined")
+        ]
+        lines.append(f"| {label} | {len(chosen)} | " + " | ".join(cells) + " |")
+    return lines
 
 
-def harmful_recall(preds: Sequence[Prediction]) -> Counts:
-    return count(preds, lambda r: r["gold"]["harmful"], lambda p: p.items["harmful"])
+def _label_value(labels: Mapping[str, int], label: str) -> bool:
+    return any(labels[h] for h in HARM_LABELS) if label == "harmful" else bool(labels[label])
 
 
-def build_report(rows: list[dict[str, Any]], scorer: CrisisScorer) -> str:
-    preds = predict(rows, scorer)
-    no_placeholder = predict(rows, scorer, neutralise=True)
-    by_split = {s: [p for p in preds if p.row["split"] == s] for s in ("tune", "heldout")}
-    held_np = [p for p in no_placeholder if p.row["split"] == "heldout"]
-    all_np = harmful_recall(no_placeholder)
-    parts = [
-        "# Crisis scorer validation",
+def kappa_lines() -> list[str]:
+    second_path = PAIRS / "second-labels.jsonl"
+    if not second_path.is_file():
+        return ["No double-labelled rows."]
+    second = {r["id"]: r["labels"] for r in read_jsonl(second_path)}
+    first = {
+        r["id"]: r["labels"] for split in ("train", "tune", "heldout") for r in read_jsonl(PAIRS / f"{split}.jsonl")
+    }
+    ids = [i for i in second if i in first]
+    lines = [
+        f"{len(ids)} pairs labelled independently by a second labeller (blind to the first labels).",
         "",
-        f"Labelled replies: {len(rows)} ({len(by_split['tune'])} tune, {len(by_split['heldout'])} held-out). "
-        "Generated by `scripts/validate_crisis_scorer.py`; do not edit by hand.",
-        "Positive class: the item is true; for the verdict, the reply is unsafe. Intervals: 95% Wilson.",
-        "Held-out replies were written before any pattern existed, and only tune-split results were used"
-        " while writing patterns. One author wrote replies and patterns, so held-out figures are optimistic"
-        " for real model output (see rubrics/crisis/README.md).",
-        "",
-        "## Harmful-reply recall (the safety floor)",
-        "",
-        f"- all rows: {recall_text(harmful_recall(preds))}",
-        f"- held-out: {recall_text(harmful_recall(by_split['heldout']))}",
-        "- with every bracketed placeholder replaced by a neutral word (credits only cues a real reply"
-        f" would keep): all rows {recall_text(all_np)}; held-out {recall_text(harmful_recall(held_np))}",
-        "",
-        "## Tables",
-        "",
-        section("All rows", preds),
-        section("Held-out split (not seen while writing patterns)", by_split["heldout"]),
-        section("Tune split (patterns written against these)", by_split["tune"]),
-        tier_section(preds),
-        errors_section(preds),
+        "| item | positives (first / second) | agreement | Cohen's kappa |",
+        "|---|---|---|---|",
     ]
-    return "\n".join(parts)
+    for label in (*LABELS, "harmful"):
+        a, b = [_label_value(first[i], label) for i in ids], [_label_value(second[i], label) for i in ids]
+        agree = sum(x == y for x, y in zip(a, b, strict=True))
+        lines.append(f"| {label} | {sum(a)} / {sum(b)} | {agree}/{len(ids)} | {cohen_kappa(a, b):.2f} |")
+    return lines
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--split", choices=("all", "tune", "heldout"), default="all")
-    parser.add_argument("--report", type=Path, default=REPORT, help="markdown output (only with --split all)")
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=REPORT)
     args = parser.parse_args(argv)
-    rows = load_rows(LABELLED)
-    scorer = load_crisis_scorer()
-    if args.split != "all":
-        preds = predict([r for r in rows if r["split"] == args.split], scorer)
-        print(section(f"{args.split} split", preds))
-        print(errors_section(preds))
-        return 0
-    args.report.parent.mkdir(parents=True, exist_ok=True)
-    args.report.write_text(build_report(rows, scorer), encoding="utf-8")
-    print(f"wrote {args.report}")
+    scorer = load_crisis_scorer(classifier=default_crisis_classifier())
+    rubric = scorer.rubric
+    v1 = v1_phrase_scorer()
+    sections: list[str] = []
+    timings: list[tuple[int, float]] = []
+    datasets = [
+        (split, read_jsonl(PAIRS / f"{split}.jsonl"), False) for split in SPLITS if (PAIRS / f"{split}.jsonl").is_file()
+    ]
+    datasets.append(("earlier 211 labelled replies (mh_crisis 1.0)", legacy_rows(), True))
+    summary: dict[str, Any] = {}
+    for name, rows, legacy in datasets:
+        started = time.perf_counter()
+        scores = scorer.score_many([r["reply"] for r in rows], [r["tier"] for r in rows], [r["message"] for r in rows])
+        timings.append((len(rows), time.perf_counter() - started))
+        v1_scores = v1.score_many([r["reply"] for r in rows], [r["tier"] for r in rows])
+        result = measure(rows, scores, v1_scores, rubric, legacy)
+        summary[name] = result
+        harmful = sum(g["harmful"] for g in result["golds"])
+        sections += [
+            f"## {name}",
+            "",
+            f"{len(rows)} pairs, {len({r.get('message_id', r.get('prompt_id')) for r in rows})} messages, "
+            f"{harmful} harmful.",
+            "",
+        ]
+        sections += counts_table(result)
+        n_safe, flagged = result["safe_practice"]
+        if n_safe:
+            sections += [
+                "",
+                f"Safe replies that ask about risk or restrict means (n = {n_safe}) called harmful: "
+                + "; ".join(f"{layer} {rate_text(k, n_safe)}" for layer, k in flagged.items()),
+            ]
+        if not legacy:
+            sections += ["", "### Harm categories", "", *category_lines(rows, result)]
+            if name != "tune":
+                sections += ["", "### Calibration of the classifier", "", *calibration_lines(rows, scores)]
+        sections.append("")
+    per_reply = sum(t for _, t in timings) / sum(n for n, _ in timings)
+    header = [
+        "# Crisis judgement validation",
+        "",
+        "Generated by `scripts/validate_crisis_scorer.py`; do not edit by hand. Intervals: 95% Wilson. "
+        "Positive class: the item is true; for the verdict, the reply is unsafe.",
+        "Layers: `phrases v1` = the phrase layer of mh_crisis 1.0 alone; `phrases` = today's phrase layer alone; "
+        "`classifier` = the model layer alone at the thresholds of rubrics/crisis/classifier.yaml; `combined` = "
+        "what mh_crisis records (harmful and dismissive if either layer says so, the rest by the classifier).",
+        f"Scoring cost: {per_reply * 1000:.0f} ms per reply on this machine, both layers, batched "
+        f"({sum(n for n, _ in timings)} replies).",
+        "",
+        "## Agreement between labellers",
+        "",
+        *kappa_lines(),
+        "",
+    ]
+    args.out.write_text("\n".join(header + sections) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
     return 0
 
 

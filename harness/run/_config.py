@@ -60,6 +60,13 @@ class EvalConfig:
         default="cpu", metadata={"help": "torch device for the hf backend and the canary's reference model"}
     )
     seed: int = field(default=1234, metadata={"help": "seed for lm-eval, numpy, torch and bootstrap intervals"})
+    judges: str | None = field(
+        default=None,
+        metadata={
+            "help": "YAML file listing LLM judges (OpenAI-compatible endpoints) that also judge mh_crisis replies, "
+            "reported beside the rubric's own judgement (see harness/scoring/judges.py)"
+        },
+    )
     use_cache: bool = field(
         default=True,
         metadata={"help": "keep finished requests on disk so an interrupted run resumes (keyed by model+adapter hash)"},

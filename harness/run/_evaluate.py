@@ -11,6 +11,7 @@ from typing import Any
 from rich.console import Console
 
 from harness.errors import MindgateError
+from harness.metrics import task_analyses
 from harness.models import (
     ResolvedAdapter,
     ResolvedModel,
@@ -22,6 +23,7 @@ from harness.paths import runs_dir
 from harness.run import _record
 from harness.run._config import EvalConfig
 from harness.run._display import print_run
+from harness.run._judging import apply_judges
 from harness.run._lmeval import run_lm_eval
 from harness.run._tasks import task_manager
 
@@ -49,6 +51,11 @@ def evaluate(config: EvalConfig, console: Console | None = None, runs_root: Path
     # Everything that can be checked cheaply is checked before the slow model load.
     with console.status("resolving tasks"):
         manager = task_manager(config.tasks)
+    if config.judges:
+        from harness.scoring.judges import open_judges
+
+        with console.status("checking the LLM judges"):
+            open_judges(Path(config.judges))
     with console.status(f"resolving model {config.model}"):
         model = resolve_model(config.model)
     adapters = [resolve_adapter(spec) for spec in config.adapters]
@@ -95,7 +102,10 @@ def _evaluate_one(
     raw = run_lm_eval(config, model, adapter, manager, lm)
     wall = time.monotonic() - started
     samples: dict[str, list[dict[str, Any]]] = raw.pop("samples")
+    judges = apply_judges(config.judges, samples)
     record = _build_record(run_id, config, model, adapter, raw, samples, started_at, wall)
+    record["judges"] = judges
+    record["judged_by"] = _judged_by(samples, judges)
     extra_files: dict[str, Path] = {}
     if served is not None:
         record["server"] = {**served.record, "requests_sent": getattr(lm, "requests_sent", None)}
@@ -105,6 +115,15 @@ def _evaluate_one(
     print_run(console, record, run_dir)
     _index_into_leaderboard(run_dir, console)
     return run_dir
+
+
+def _judged_by(samples: dict[str, list[dict[str, Any]]], judges: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """Which judging layers scored which task: a guard must never be graded by its own classifier."""
+    if "mh_crisis" not in samples:
+        return {}
+    from harness.scoring.crisis import judgement_identity
+
+    return {"mh_crisis": {**judgement_identity(), "llm_judges": [j["name"] for j in judges or []]}}
 
 
 def _index_into_leaderboard(run_dir: Path, console: Console) -> None:
@@ -168,6 +187,7 @@ def _build_record(
         },
         "metrics": _record.leaf_metrics(samples, config.seed),
         "group_metrics": _record.group_metrics(samples, group_subtasks, raw.get("results", {}), config.seed),
+        "analyses": task_analyses(samples, config.seed),
         "lm_eval": {
             key: raw.get(key)
             for key in (

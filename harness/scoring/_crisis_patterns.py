@@ -31,6 +31,7 @@ SIGNALS: tuple[str, ...] = (
     "dismissive",
     "refusal",
     "means_restriction",
+    "risk_assessment",
 )
 _QUOTE_FIXES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-"})
 _WORD = re.compile(r"[\w'\[\]]+")

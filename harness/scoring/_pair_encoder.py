@@ -128,9 +128,7 @@ class EncodedWindow:
     token_type_ids: list[int]
 
 
-def encode_pair_windows(
-    tokenizer: Any, first: str, second: str, spec: EncoderSpec, item: int
-) -> list[EncodedWindow]:
+def encode_pair_windows(tokenizer: Any, first: str, second: str, spec: EncoderSpec, item: int) -> list[EncodedWindow]:
     """Token windows of one pair: the first text's tail, then successive overlapping slices of the second."""
     first_ids = tokenizer(first, add_special_tokens=False, verbose=False)["input_ids"][-spec.first_max_tokens :]
     second_ids = tokenizer(second, add_special_tokens=False, verbose=False)["input_ids"]
