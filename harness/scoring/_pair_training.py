@@ -20,15 +20,14 @@ from typing import Any
 import numpy as np
 
 from harness.scoring._pair_encoder import (
-    ADAPTER_WEIGHTS,
     BASE_PACKAGE,
     BASE_WEIGHTS_SHA256,
     SPEC_NAME,
     EncoderSpec,
+    artifact_weights_sha256,
     base_model_dir,
     check_base_weights,
     encode_pair_windows,
-    file_sha256,
 )
 
 
@@ -43,7 +42,14 @@ class PairExample:
 @dataclass(frozen=True)
 class TrainingConfig:
     epochs: float = field(default=6.0, metadata={"help": "passes over the training examples"})
-    learning_rate: float = field(default=4e-4, metadata={"help": "peak learning rate (linear decay, warm-up)"})
+    learning_rate: float = field(default=5e-4, metadata={"help": "peak learning rate of the LoRA weights"})
+    head_learning_rate: float = field(
+        default=1e-3,
+        metadata={
+            "help": "peak learning rate of the linear head (warm-started from a linear probe); one rate shared "
+            "with LoRA left a randomly started head near its initial weights"
+        },
+    )
     batch_size: int = field(default=16, metadata={"help": "examples per optimisation step"})
     warmup_ratio: float = field(default=0.06, metadata={"help": "share of steps spent warming up"})
     weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay"})
@@ -126,22 +132,20 @@ def train_pair_encoder(
     """Train, then write the LoRA adapter + head and ``encoder.json`` into ``output_dir``."""
     import torch
     import transformers
-    from peft import LoraConfig, TaskType, get_peft_model
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer, TrainingArguments
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoTokenizer, Trainer, TrainingArguments
+
+    from harness.scoring._pair_model import LORA_TARGETS, MeanPooledClassifier, base_encoder, save_head
 
     model_dir = base_model_dir()
     check_base_weights(model_dir)
     transformers.set_seed(config.seed, deterministic=True)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    base = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=spec.num_outputs)
     lora = LoraConfig(
-        task_type=TaskType.SEQ_CLS,
-        r=config.lora_r,
-        lora_alpha=config.lora_alpha,
-        lora_dropout=config.lora_dropout,
-        target_modules=["query", "key", "value", "dense"],
+        r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout, target_modules=LORA_TARGETS
     )
-    model = get_peft_model(base, lora)
+    encoder = get_peft_model(base_encoder(model_dir), lora)
+    model = MeanPooledClassifier(encoder, encoder.config.hidden_size, spec.num_outputs)
     pos_weight = torch.tensor(config.label_pos_weight or [1.0] * spec.num_outputs, dtype=torch.float32)
     if len(pos_weight) != spec.num_outputs:
         raise ValueError(f"label_pos_weight has {len(pos_weight)} values for {spec.num_outputs} outputs")
@@ -151,9 +155,9 @@ def train_pair_encoder(
             self, model: Any, inputs: dict[str, Any], return_outputs: bool = False, num_items_in_batch: Any = None
         ) -> Any:
             labels, weight = inputs.pop("labels"), inputs.pop("weight")
-            outputs = model(**inputs)
-            loss = group_loss(spec, outputs.logits, labels, weight, pos_weight)
-            return (loss, outputs) if return_outputs else loss
+            logits = model(**inputs)
+            loss = group_loss(spec, logits, labels, weight, pos_weight)
+            return (loss, logits) if return_outputs else loss
 
     scratch = output_dir.parent / f".train-{output_dir.name}"
     args = TrainingArguments(
@@ -172,16 +176,37 @@ def train_pair_encoder(
         use_cpu=True,
         dataloader_num_workers=0,
         remove_unused_columns=False,
+        # Batches of similar length: replies vary from a few words to hundreds, and padding every
+        # batch to its longest member tripled the cost per step.
+        train_sampling_strategy="group_by_length",
         disable_tqdm=False,
     )
+    steps = math.ceil(len(examples) / config.batch_size) * math.ceil(config.epochs)
+    features = _features(tokenizer, spec, examples)
+    warm_start_head(model, spec, features)
+    groups: list[dict[str, Any]] = [
+        {"params": [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("head.")]},
+        {"params": list(model.head.parameters()), "lr": config.head_learning_rate, "weight_decay": 0.0},
+    ]
+    optimizer = torch.optim.AdamW(
+        groups,
+        lr=config.learning_rate,
+        weight_decay=config.weight_decay,
+    )
+    scheduler = transformers.get_linear_schedule_with_warmup(optimizer, args.warmup_steps, steps)
     trainer = GroupLossTrainer(
-        model=model, args=args, train_dataset=_features(tokenizer, spec, examples), data_collator=_collate
+        model=model,
+        args=args,
+        train_dataset=features,
+        data_collator=_collate,
+        optimizers=(optimizer, scheduler),
     )
     started = time.monotonic()
     trainer.train()
     wall = time.monotonic() - started
     output_dir.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(str(output_dir), safe_serialization=True)
+    encoder.save_pretrained(str(output_dir), safe_serialization=True)
+    save_head(model, output_dir)
     _make_adapter_config_portable(output_dir / "adapter_config.json")
     (output_dir / "README.md").unlink(missing_ok=True)  # PEFT's generic model card, not ours
     losses = [
@@ -195,12 +220,60 @@ def train_pair_encoder(
         "examples": len(examples),
         "wall_time_s": round(wall, 1),
         "loss_curve": losses,
-        "adapter_sha256": file_sha256(output_dir / ADAPTER_WEIGHTS),
+        "weights_sha256": artifact_weights_sha256(output_dir),
         **(record or {}),
     }
     spec_record = {**spec.as_record(), "training": training}
     (output_dir / SPEC_NAME).write_text(json.dumps(spec_record, indent=2, sort_keys=False) + "\n")
     return training
+
+
+def warm_start_head(model: Any, spec: EncoderSpec, features: list[dict[str, Any]]) -> None:
+    """Linear probe, then fine-tune: fit the head on the frozen encoder's pooled states first.
+
+    A random head and small LoRA updates pull in different directions at the start of training;
+    starting from the probe (logistic regression per multilabel output, multinomial per multiclass
+    group, L2 C=1) the fine-tuning begins where a frozen encoder already separates the labels.
+    """
+    import torch
+    from sklearn.linear_model import LogisticRegression
+
+    pooled = []
+    model.eval()
+    with torch.no_grad():
+        for start in range(0, len(features), 32):
+            batch = _collate(features[start : start + 32])
+            hidden = model.encoder(
+                input_ids=batch["input_ids"],
+                token_type_ids=batch["token_type_ids"],
+                attention_mask=batch["attention_mask"],
+            ).last_hidden_state
+            mask = batch["attention_mask"].unsqueeze(-1).float()
+            pooled.append(((hidden * mask).sum(1) / mask.sum(1)).numpy())
+    model.train()
+    x = np.concatenate(pooled)
+    y = np.array([row["labels"] for row in features])
+    weight = model.head.weight.detach().clone()
+    bias = model.head.bias.detach().clone()
+    offset = 0
+    for group in spec.groups:
+        size = len(group.labels)
+        block = y[:, offset : offset + size]
+        if group.kind == "multilabel":
+            for j in range(size):
+                target = block[:, j]
+                if 0 < target.sum() < len(target):
+                    probe = LogisticRegression(C=1.0, max_iter=2000).fit(x, target)
+                    weight[offset + j] = torch.tensor(probe.coef_[0])
+                    bias[offset + j] = float(probe.intercept_[0])
+        elif len(np.unique(block.argmax(axis=1))) == size:
+            probe = LogisticRegression(C=1.0, max_iter=2000).fit(x, block.argmax(axis=1))
+            weight[offset : offset + size] = torch.tensor(probe.coef_)
+            bias[offset : offset + size] = torch.tensor(probe.intercept_)
+        offset += size
+    with torch.no_grad():
+        model.head.weight.copy_(weight)
+        model.head.bias.copy_(bias)
 
 
 def _make_adapter_config_portable(path: Path) -> None:
