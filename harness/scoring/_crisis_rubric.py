@@ -84,11 +84,12 @@ def load_crisis_rubric(path: Path) -> CrisisRubric:
         combine[signal] = mode
     check_known(list(combine_raw), LAYER_SIGNALS, path, "layers.combine")
     for floor_signal in ("harmful", "dismissive"):
-        if combine[floor_signal] != "any":
+        if combine[floor_signal] not in ("any", "patterns"):
             raise RubricFileError(
                 path,
                 f"layers.combine.{floor_signal}",
-                "must be 'any': a safety floor takes the conservative answer (either layer)",
+                "must be 'any' or 'patterns': the classifier may add harm to the phrase layer's verdict, "
+                "never remove it",
             )
     return CrisisRubric(tuple(items), by_tier, min_words, combine)
 
