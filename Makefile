@@ -10,7 +10,8 @@
 #   make gate CANDIDATE=run BASELINE=run [RULES=rubrics/gate.yaml]   exit 0 accept / 1 reject / 2 unusable
 #                             (make itself exits 2 on either failure; its last line says which)
 #   make report RUNS="run [run ...]" [BASELINE=run] [OUT=file]   self-contained HTML report in reports/html/
-#   make scorers              retrain the empathy/toxicity scorers (needs ../shared/data) and rewrite reports/validation
+#   make scorers              retrain the empathy/toxicity scorers (needs ../shared/data) and the crisis classifier
+#                             (from rubrics/crisis/pairs), and rewrite reports/validation
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -83,6 +84,7 @@ scorers: install
 		--toxigen-demonstrations $(SHARED)/toxigen/demonstrations \
 		--counselchat-csv $(SHARED)/counselchat/20200325_counsel_chat.csv
 	$(BIN)/python scripts/validate_toxicity_scorer.py
+	$(BIN)/python scripts/train_crisis_classifier.py
 	$(BIN)/python scripts/validate_crisis_scorer.py
 
 leaderboard: install
