@@ -22,7 +22,9 @@ from harness.paths import runs_dir
 from harness.run import _record
 from harness.run._config import EvalConfig
 from harness.run._display import print_run
+from harness.run._identity import task_identity
 from harness.run._lmeval import run_lm_eval
+from harness.run._portable import portable_record
 from harness.run._tasks import task_manager
 
 SUPPORTED_BACKENDS = ("hf", "vllm")
@@ -101,6 +103,7 @@ def _evaluate_one(
         record["server"] = {**served.record, "requests_sent": getattr(lm, "requests_sent", None)}
         if served.log_path is not None and served.log_path.is_file():
             extra_files["server.log"] = served.log_path
+    record = portable_record(record)  # a run may become a committed baseline: no machine paths
     run_dir = _record.write_run(runs_root, run_id, record, samples, extra_files)
     print_run(console, record, run_dir)
     _index_into_leaderboard(run_dir, console)
@@ -161,7 +164,7 @@ def _build_record(
                 "n_original": raw.get("n-samples", {}).get(task, {}).get("original"),
                 "n_evaluated": len(rows),
                 "items_hash": _record.items_hash(rows),
-                "config_hash": _record.config_hash(raw.get("configs", {}).get(task, {})),
+                **task_identity(raw.get("configs", {}).get(task, {})),
                 "n_shot": raw.get("n-shot", {}).get(task),
             }
             for task, rows in samples.items()
