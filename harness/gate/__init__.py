@@ -8,6 +8,7 @@ Exit codes: 0 accept, 1 reject, 2 unusable input (rules or runs), as ``MindgateE
 
 from harness.compare import IncomparableRunsError
 from harness.gate._evaluate import evaluate_gate
+from harness.gate._floors import FloorCheck, floor_checks
 from harness.gate._render import decision_record, decision_table, decision_text
 from harness.gate._rules import DEFAULT_RULES_PATH, GateRulesError, load_rules
 from harness.gate._runs import GateInputError
@@ -44,6 +45,7 @@ __all__ = [
     "RULE_TYPES",
     "ComparisonRule",
     "Direction",
+    "FloorCheck",
     "FloorEvidence",
     "FloorRule",
     "GateDecision",
@@ -63,5 +65,6 @@ __all__ = [
     "decision_table",
     "decision_text",
     "evaluate_gate",
+    "floor_checks",
     "load_rules",
 ]

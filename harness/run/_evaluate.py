@@ -23,6 +23,7 @@ from harness.run import _record
 from harness.run._config import EvalConfig
 from harness.run._display import print_run
 from harness.run._identity import task_identity
+from harness.run._isolate import drop_unsummarisable, run_isolated
 from harness.run._lmeval import run_lm_eval
 from harness.run._portable import portable_record
 from harness.run._tasks import task_manager
@@ -94,20 +95,47 @@ def _evaluate_one(
             concurrency=config.concurrency,
             max_length=config.max_model_len,
         )
-    raw = run_lm_eval(config, model, adapter, manager, lm)
+    raw, task_errors = run_isolated(
+        lambda names: run_lm_eval(replace(config, tasks=names), model, adapter, manager, lm),
+        config.tasks,
+        manager,
+        console,
+    )
     wall = time.monotonic() - started
     samples: dict[str, list[dict[str, Any]]] = raw.pop("samples")
+    task_errors |= drop_unsummarisable(samples, config.seed)
     record = _build_record(run_id, config, model, adapter, raw, samples, started_at, wall)
+    mark_failed_tasks(record, task_errors)
     extra_files: dict[str, Path] = {}
     if served is not None:
         record["server"] = {**served.record, "requests_sent": getattr(lm, "requests_sent", None)}
         if served.log_path is not None and served.log_path.is_file():
             extra_files["server.log"] = served.log_path
-    record = portable_record(record)  # a run may become a committed baseline: no machine paths
+    return store_run(runs_root, run_id, record, samples, console, extra_files)
+
+
+def store_run(
+    runs_root: Path,
+    run_id: str,
+    record: dict[str, Any],
+    samples: dict[str, list[dict[str, Any]]],
+    console: Console,
+    extra_files: dict[str, Path] | None = None,
+) -> Path:
+    """Write the run (without machine paths: it may become a committed baseline), show it, index it."""
+    record = portable_record(record)
     run_dir = _record.write_run(runs_root, run_id, record, samples, extra_files)
     print_run(console, record, run_dir)
     _index_into_leaderboard(run_dir, console)
     return run_dir
+
+
+def mark_failed_tasks(record: dict[str, Any], task_errors: dict[str, str]) -> None:
+    """A run whose tasks did not all finish is written, but marked: the gate, the leaderboard and
+    ``baseline promote`` never take it for a complete run."""
+    if task_errors:
+        record["status"] = "incomplete"
+        record["task_errors"] = dict(sorted(task_errors.items()))
 
 
 def _index_into_leaderboard(run_dir: Path, console: Console) -> None:
