@@ -7,6 +7,7 @@ Exit codes: 0 accept, 1 reject, 2 unusable input (rules or runs), as ``MindgateE
 """
 
 from harness.compare import IncomparableRunsError
+from harness.gate._drive import GatedRun, gate_evaluate
 from harness.gate._evaluate import evaluate_gate
 from harness.gate._floors import FloorCheck, floor_checks
 from harness.gate._render import decision_record, decision_table, decision_text
@@ -52,6 +53,7 @@ __all__ = [
     "GateInputError",
     "GateRules",
     "GateRulesError",
+    "GatedRun",
     "IncomparableRunsError",
     "MetricScale",
     "NonInferiorityRule",
@@ -66,5 +68,6 @@ __all__ = [
     "decision_text",
     "evaluate_gate",
     "floor_checks",
+    "gate_evaluate",
     "load_rules",
 ]

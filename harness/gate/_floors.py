@@ -47,11 +47,22 @@ def _check(rule: FloorRule, record: Mapping[str, Any]) -> FloorCheck:
         where = "the run has no task " + rule.task if rule.task not in _tasks(record) else f"no {rule.metric} logged"
         return FloorCheck(rule, "not_evaluated", None, f"Not evaluated: {where}.", partial)
     if estimate.n == 0 or not all(math.isfinite(v) for v in (estimate.value, estimate.ci_low, estimate.ci_high)):
-        return FloorCheck(rule, "not_evaluated", estimate, f"Not evaluated: no item of this run is in {rule.target}'s "
-                          "denominator.", partial)
+        return FloorCheck(
+            rule,
+            "not_evaluated",
+            estimate,
+            f"Not evaluated: no item of this run is in {rule.target}'s denominator.",
+            partial,
+        )
     if rule.kind == "binary" and estimate.ci_method != "wilson":
-        return FloorCheck(rule, "not_evaluated", estimate, f"Not evaluated: {rule.target} is stored as a continuous "
-                          f"score ({estimate.ci_method}) but the rule is written for a proportion.", partial)
+        return FloorCheck(
+            rule,
+            "not_evaluated",
+            estimate,
+            f"Not evaluated: {rule.target} is stored as a continuous "
+            f"score ({estimate.ci_method}) but the rule is written for a proportion.",
+            partial,
+        )
     result = judge_floor(rule, estimate)
     status: FloorStatus = "pass" if result.verdict == "pass" else "fail"
     evidence = result.evidence + (f" Partial run ({partial}): the gate would refuse it." if partial else "")
@@ -82,7 +93,7 @@ def _number(value: Any) -> float:
 
 
 def _partial(record: Mapping[str, Any], task: str) -> str | None:
-    """"k of N items" over the task's leaves when the run evaluated fewer items than they have."""
+    """ "k of N items" over the task's leaves when the run evaluated fewer items than they have."""
     subtasks = (record.get("lm_eval") or {}).get("group_subtasks") or {}
     leaves, pending = [], [task]
     while pending:

@@ -99,7 +99,7 @@ class _SourceLoader(yaml.SafeLoader):
 
 
 def _hook_constructor(loader: _SourceLoader, node: yaml.Node) -> _HookRef:
-    return _HookRef(loader.base_dir, str(loader.construct_scalar(node)))  # type: ignore[arg-type]
+    return _HookRef(loader.base_dir, str(loader.construct_scalar(node)))
 
 
 _SourceLoader.add_constructor("!function", _hook_constructor)
@@ -122,7 +122,7 @@ def _load_with_includes(path: Path, seen: set[Path]) -> dict[str, Any]:
         raise ValueError(f"{path}: include cycle")
     seen.add(path)
     loader = type("_Loader", (_SourceLoader,), {"base_dir": path.parent})
-    document = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 - SafeLoader subclass
+    document = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
     if not isinstance(document, dict):
         return {}
     includes = document.pop("include", None)

@@ -21,8 +21,10 @@ from harness.run import _record
 
 RunTasks = Callable[[tuple[str, ...]], dict[str, Any]]
 # Keys of lm-eval's result that hold one entry per task or group, merged across partial calls.
-_PER_TASK_KEYS = ("results", "groups", "group_subtasks", "versions", "n-shot", "higher_is_better", "n-samples")
-_PER_TASK_KEYS += ("configs", "samples")
+_PER_TASK_KEYS = (
+    *("results", "groups", "group_subtasks", "versions", "n-shot", "higher_is_better", "n-samples"),
+    *("configs", "samples"),
+)
 
 
 def run_isolated(
