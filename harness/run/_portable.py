@@ -58,10 +58,10 @@ def portable_record(record: Mapping[str, Any]) -> dict[str, Any]:
     checkout, cache and home prefixes. Idempotent, so reading and re-writing a record is safe."""
     out: dict[str, Any] = _scrub(dict(record))
     model, adapter = out.get("model"), out.get("adapter")
-    if isinstance(model, dict):
-        model["path"] = portable_path(record.get("model", {}).get("path"))
-    if isinstance(adapter, dict):
-        adapter["path"] = portable_path((record.get("adapter") or {}).get("path"))
+    if isinstance(model, dict) and "path" in model:
+        model["path"] = portable_path(record["model"]["path"])
+    if isinstance(adapter, dict) and "path" in adapter:
+        adapter["path"] = portable_path(record["adapter"]["path"])
     config = out.get("config")
     if isinstance(config, dict):
         source = model.get("source") if isinstance(model, dict) else None

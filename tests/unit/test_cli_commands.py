@@ -86,7 +86,8 @@ def test_a_promoted_baseline_is_gated_against_by_name(
     assert main(["baseline", "promote", "base", "--name", "suite-v1"]) == 0
     promoted = tmp_path / "baselines" / "suite-v1"
     assert read_run(promoted).record == read_run(runs / "base").record
-    assert json.loads((promoted / PROVENANCE_NAME).read_text())["run_id"] == "base"
+    provenance = json.loads((promoted / PROVENANCE_NAME).read_text())
+    assert provenance["run_id"] == "base" and str(tmp_path) not in json.dumps(provenance)
     assert not [path for path in promoted.parent.iterdir() if path.name.startswith(".")]  # no staging left
     db = str(tmp_path / "lb.db")
     assert main(["gate", "--candidate", "good", "--baseline", "suite-v1", "--rules", str(rules), "--db", db]) == 0
