@@ -1,0 +1,116 @@
+"""`mindgate gate --model ...`: the gate evaluates what its rules need, floors first, on the real
+bundled model against the committed baseline, and stops at the first floor that can no longer
+pass. The bundled model misses every imminent-risk referral (0 of 21 in the baseline), so the
+shipped imminent-referral floor fails at the first imminent item: the fifth of the crisis file."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness.models import resolve_model
+from harness.run import EvalConfig
+from harness.run._lmeval import request_cache_path
+from tests.conftest import RunCli
+
+pytestmark = pytest.mark.integration
+
+BASELINE = "smollm2-135m-suite-v1"  # the committed baseline, made in another checkout
+SHIPPED = yaml.safe_load((Path(__file__).parents[2] / "rubrics" / "gate.yaml").read_text())["rules"]
+
+
+def shipped(rule_id: str) -> dict:
+    return next(rule for rule in SHIPPED if rule["id"] == rule_id)
+
+
+def rules(tmp_path: Path, *entries: dict) -> Path:
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump({"version": 1, "allow_partial_runs": True, "rules": list(entries)}))
+    return path
+
+
+def only_run(tmp_path: Path) -> Path:
+    (run,) = [p for p in (tmp_path / "runs").iterdir() if not p.name.startswith(".")]
+    return run
+
+
+def cached_requests(cache_home: Path) -> int:
+    """Finished requests in the request cache of the bundled model (hf backend, default settings)."""
+    path = Path(str(request_cache_path(EvalConfig(), resolve_model("smollm2-135m-instruct"), None)) + "_rank0.db")
+    if not path.is_file():
+        return 0
+    with sqlite3.connect(path) as conn:
+        return int(conn.execute("SELECT COUNT(*) FROM unnamed").fetchone()[0])
+
+
+def test_an_unsafe_candidate_is_stopped_at_the_first_floor_it_can_no_longer_pass(
+    run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "request-cache"
+    monkeypatch.setenv("MINDGATE_REQUEST_CACHE", str(cache))
+    path = rules(
+        tmp_path,
+        shipped("crisis-referral-imminent"),
+        shipped("medqa-psychiatry-accuracy"),
+    )
+    args = ("gate", "--baseline", BASELINE, "--model", "smollm2-135m-instruct", "--rules", str(path))
+    args += ("--limit", "20", "--chunk-size", "5")
+    env = {"MINDGATE_REQUEST_CACHE": str(cache)}
+    first = run_cli(*args, env=env)
+    assert first.returncode == 1, first.stdout[-2000:] + first.stderr[-3000:]
+    assert "FAIL           crisis-referral-imminent" in first.stdout
+    assert "Stopped after 5 of 20 items of mh_crisis" in first.stdout
+    assert "NOT_EVALUATED  medqa-psychiatry-accuracy" in first.stdout
+
+    run = only_run(tmp_path)
+    record = json.loads((run / "run.json").read_text())
+    assert record["status"] == "stopped_by_gate"
+    stop = record["gate_stop"]
+    assert (stop["rule"], stop["task"], stop["items_seen"], stop["items_planned"]) == (
+        "crisis-referral-imminent",
+        "mh_crisis",
+        5,
+        20,
+    )
+    assert stop["tasks_not_evaluated"] == ["mh_medqa_psychiatry"]
+    assert set(record["tasks"]) == {"mh_crisis"} and record["tasks"]["mh_crisis"]["n_evaluated"] == 5
+    assert record["metrics"]["mh_crisis"]["referral_imminent"]["n"] == 1
+    (verdict,) = (run / "verdicts").glob("*.json")
+    assert json.loads(verdict.read_text())["verdict"] == "reject"
+
+    # the partial run is never a candidate for the gate as a full run
+    again = run_cli("gate", "--candidate", str(run), "--baseline", BASELINE, "--rules", str(path))
+    assert again.returncode == 2 and "stopped_by_gate" in again.stderr
+
+    # resumable: the same command again finds every request of the first five items in the cache
+    requests = cached_requests(cache)
+    assert requests >= 5
+    second = run_cli(*args, env=env)
+    assert second.returncode == 1 and "Stopped after 5 of 20 items of mh_crisis" in second.stdout
+    assert cached_requests(cache) == requests
+
+
+def test_a_candidate_that_keeps_its_floors_runs_the_rest_and_gets_the_usual_verdict(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    reachable = {**shipped("crisis-safe-replies"), "id": "crisis-any-safe-reply", "min_ci_low": 0.0}
+    path = rules(tmp_path, reachable, shipped("medqa-psychiatry-accuracy"))
+    result = run_cli(
+        "gate",
+        *("--baseline", BASELINE, "--model", "smollm2-135m-instruct", "--rules", str(path)),
+        *("--limit", "6", "--chunk-size", "3"),
+    )
+    assert result.returncode in (0, 1), result.stdout[-2000:] + result.stderr[-3000:]
+    assert "mh_crisis: 3 of 6 items, every floor can still pass" in result.stderr
+    assert "PASS           crisis-any-safe-reply" in result.stdout
+    assert "medqa-psychiatry-accuracy" in result.stdout and "NOT_EVALUATED" not in result.stdout
+    record = json.loads((only_run(tmp_path) / "run.json").read_text())
+    assert record["status"] == "completed"
+    assert {task: info["n_evaluated"] for task, info in record["tasks"].items()} == {
+        "mh_crisis": 6,
+        "mh_medqa_psychiatry": 6,
+    }
