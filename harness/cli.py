@@ -76,8 +76,20 @@ def config_from_args(args: argparse.Namespace) -> EvalConfig:
 def _cmd_eval(args: argparse.Namespace, console: Console) -> int:
     from harness.run import evaluate
 
-    evaluate(config_from_args(args), console=console)
-    return 0
+    incomplete = [run_dir for run_dir in evaluate(config_from_args(args), console=console) if _incomplete(run_dir)]
+    for run_dir in incomplete:
+        console.print(
+            f"[bold red]incomplete run[/bold red] written to {escape(str(run_dir))}: some tasks failed (above); "
+            "the others are kept",
+            soft_wrap=True,
+        )
+    return 1 if incomplete else 0
+
+
+def _incomplete(run_dir: Path) -> bool:
+    from harness.run import load_run
+
+    return load_run(run_dir).get("status") != "completed"
 
 
 def _cmd_serve(args: argparse.Namespace, console: Console) -> int:

@@ -220,3 +220,31 @@ def test_a_real_change_to_a_task_still_makes_the_gate_refuse(
         path.write_text(original, encoding="utf-8")
     assert gate.returncode == 2, gate.stdout[-2000:] + gate.stderr[-2000:]
     assert f"tasks.mh_medqa_psychiatry.{field}" in gate.stderr, gate.stderr[-2000:]
+
+
+def test_a_task_that_fails_is_named_and_the_other_tasks_are_kept(clones: tuple[Clone, Clone]) -> None:
+    """Bad data in one task (a minimal pair with two positive members) makes its aggregation fail;
+    the run is still written with the other task, marked incomplete, and eval exits 1."""
+    _, b = clones
+    path = b.root / "tasks" / "mh_dsm5_consistency" / "data" / "items.jsonl"
+    original = path.read_text(encoding="utf-8")
+    rows = original.splitlines()
+    target = next(i for i, row in enumerate(rows) if '"item_id": "acute_stress-000-negative-duration_too_short"' in row)
+    assert target < 7 and '"meets_criteria": false' in rows[target]
+    rows[target] = rows[target].replace('"meets_criteria": false', '"meets_criteria": true')
+    before = b.runs()
+    try:
+        path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+        result = b.mindgate("eval", "--tasks", "mh_dsm5_meets,mh_medqa_psychiatry", "--limit", "7")
+    finally:
+        path.write_text(original, encoding="utf-8")
+    assert result.returncode == 1, result.stderr[-3000:]
+    (run,) = b.runs() - before
+    record = json.loads((run / "run.json").read_text())
+    shutil.rmtree(run)
+    assert record["status"] == "incomplete"
+    assert set(record["tasks"]) == {"mh_medqa_psychiatry"}
+    assert record["tasks"]["mh_medqa_psychiatry"]["n_evaluated"] == 7
+    message = record["task_errors"]["mh_dsm5_meets"]
+    assert message.startswith("task mh_dsm5_meets: ") and "pair 'acute_stress-000:duration_too_short' has 2" in message
+    assert "task failed" in result.stderr and "incomplete run" in result.stderr
