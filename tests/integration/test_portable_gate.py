@@ -186,7 +186,7 @@ CHANGES = {
         "len(choices) < 3",
         "hooks_hash",
     ),
-    # the data beyond the --limit: the items evaluated are the same, the task is not
+    # the data beyond the --limit (the last row): the items evaluated are the same, the task is not
     "data": (
         "tasks/mh_clinical_mcq/data/medqa_psych_test.jsonl",
         '"question": "',
@@ -204,7 +204,7 @@ def test_a_real_change_to_a_task_still_makes_the_gate_refuse(
     relative, old, new, field = CHANGES[change]
     path = b.root / relative
     original = path.read_text(encoding="utf-8")
-    if change == "data":  # the last row only, far beyond --limit 3
+    if change == "data":  # the last row only, far beyond the limit
         head, last = original.rstrip("\n").rsplit("\n", 1)
         changed = head + "\n" + last.replace(old, new) + "\n"
     else:
@@ -212,7 +212,7 @@ def test_a_real_change_to_a_task_still_makes_the_gate_refuse(
     assert changed != original
     try:
         path.write_text(changed, encoding="utf-8")
-        candidate = b.eval("--tasks", "mh_medqa_psychiatry", "--limit", LIMIT)
+        candidate = b.eval("--tasks", "mh_medqa_psychiatry", "--limit", "1")  # paired with the baseline on that item
         rules = rules_path(tmp_path, only="mh_medqa_psychiatry")
         gate = b.mindgate("gate", "--candidate", str(candidate), "--baseline", str(baseline), "--rules", str(rules))
         shutil.rmtree(candidate)
