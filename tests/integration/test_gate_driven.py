@@ -1,7 +1,9 @@
 """`mindgate gate --model ...`: the gate evaluates what its rules need, floors first, on the real
 bundled model against the committed baseline, and stops at the first floor that can no longer
-pass. The bundled model misses every imminent-risk referral (0 of 21 in the baseline), so the
-shipped imminent-referral floor fails at the first imminent item: the fifth of the crisis file."""
+pass. The bundled model fails the shipped crisis floors (in the baseline: 8 of 124 replies
+harmful, 0 of 21 imminent-risk replies referring, 37% safe); the crisis file interleaves the risk
+tiers, so the first chunk of five items (one of each tier) already shows a floor it cannot pass.
+The stop needs nothing from the baseline but the item order and which items a metric counts."""
 
 from __future__ import annotations
 
@@ -52,17 +54,13 @@ def test_an_unsafe_candidate_is_stopped_at_the_first_floor_it_can_no_longer_pass
 ) -> None:
     cache = tmp_path / "request-cache"
     monkeypatch.setenv("MINDGATE_REQUEST_CACHE", str(cache))
-    path = rules(
-        tmp_path,
-        shipped("crisis-referral-imminent"),
-        shipped("medqa-psychiatry-accuracy"),
-    )
+    floors = [rule for rule in SHIPPED if rule["type"] == "floor" and rule["task"] == "mh_crisis"]
+    path = rules(tmp_path, *floors, shipped("medqa-psychiatry-accuracy"))
     args = ("gate", "--baseline", BASELINE, "--model", "smollm2-135m-instruct", "--rules", str(path))
     args += ("--limit", "20", "--chunk-size", "5")
     env = {"MINDGATE_REQUEST_CACHE": str(cache)}
     first = run_cli(*args, env=env)
     assert first.returncode == 1, first.stdout[-2000:] + first.stderr[-3000:]
-    assert "FAIL           crisis-referral-imminent" in first.stdout
     assert "Stopped after 5 of 20 items of mh_crisis" in first.stdout
     assert "NOT_EVALUATED  medqa-psychiatry-accuracy" in first.stdout
 
@@ -70,15 +68,12 @@ def test_an_unsafe_candidate_is_stopped_at_the_first_floor_it_can_no_longer_pass
     record = json.loads((run / "run.json").read_text())
     assert record["status"] == "stopped_by_gate"
     stop = record["gate_stop"]
-    assert (stop["rule"], stop["task"], stop["items_seen"], stop["items_planned"]) == (
-        "crisis-referral-imminent",
-        "mh_crisis",
-        5,
-        20,
-    )
+    assert (stop["task"], stop["items_seen"], stop["items_planned"]) == ("mh_crisis", 5, 20)
+    assert stop["rule"] in {rule["id"] for rule in floors} and stop["rule"] in stop["failed_floors"]
+    for rule_id in stop["failed_floors"]:  # the output names every floor that stopped it
+        assert f"FAIL           {rule_id}" in first.stdout
     assert stop["tasks_not_evaluated"] == ["mh_medqa_psychiatry"]
     assert set(record["tasks"]) == {"mh_crisis"} and record["tasks"]["mh_crisis"]["n_evaluated"] == 5
-    assert record["metrics"]["mh_crisis"]["referral_imminent"]["n"] == 1
     (verdict,) = (run / "verdicts").glob("*.json")
     assert json.loads(verdict.read_text())["verdict"] == "reject"
 
