@@ -22,6 +22,7 @@ from tests.conftest import RunCli
 pytestmark = pytest.mark.integration
 
 BASELINE = "smollm2-135m-suite-v1"  # the committed baseline, made in another checkout
+TIMEOUT = 3600  # a guard only: a few minutes on an idle machine, far longer when it is shared
 SHIPPED = yaml.safe_load((Path(__file__).parents[2] / "rubrics" / "gate.yaml").read_text())["rules"]
 
 
@@ -59,7 +60,7 @@ def test_an_unsafe_candidate_is_stopped_at_the_first_floor_it_can_no_longer_pass
     args = ("gate", "--baseline", BASELINE, "--model", "smollm2-135m-instruct", "--rules", str(path))
     args += ("--limit", "20", "--chunk-size", "5")
     env = {"MINDGATE_REQUEST_CACHE": str(cache)}
-    first = run_cli(*args, env=env)
+    first = run_cli(*args, env=env, timeout=TIMEOUT)
     assert first.returncode == 1, first.stdout[-2000:] + first.stderr[-3000:]
     assert "Stopped after 5 of 20 items of mh_crisis" in first.stdout
     assert "NOT_EVALUATED  medqa-psychiatry-accuracy" in first.stdout
@@ -84,7 +85,7 @@ def test_an_unsafe_candidate_is_stopped_at_the_first_floor_it_can_no_longer_pass
     # resumable: the same command again finds every request of the first five items in the cache
     requests = cached_requests(cache)
     assert requests >= 5
-    second = run_cli(*args, env=env)
+    second = run_cli(*args, env=env, timeout=TIMEOUT)
     assert second.returncode == 1 and "Stopped after 5 of 20 items of mh_crisis" in second.stdout
     assert cached_requests(cache) == requests
 
@@ -98,6 +99,7 @@ def test_a_candidate_that_keeps_its_floors_runs_the_rest_and_gets_the_usual_verd
         "gate",
         *("--baseline", BASELINE, "--model", "smollm2-135m-instruct", "--rules", str(path)),
         *("--limit", "6", "--chunk-size", "3"),
+        timeout=TIMEOUT,
     )
     assert result.returncode in (0, 1), result.stdout[-2000:] + result.stderr[-3000:]
     assert "mh_crisis: 3 of 6 items, every floor can still pass" in result.stderr
