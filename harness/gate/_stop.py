@@ -90,6 +90,12 @@ def stop_evidence(outlook: FloorOutlook, items_seen: int, items_planned: int, ta
     limits = f"the limit {rule.bound_limit:g} on the CI {bound_name} bound"
     if rule.value_limit is not None:
         limits += f" and {rule.value_limit:g} on the value"
+    if items_seen >= items_planned:
+        return (
+            f"Stopped after all {items_planned} items of {task}, before the tasks that remain. {so_far} "
+            f"The 95% CI {bound_name} bound {outlook.best_bound:.3f} (value {outlook.best_value:.3f}) does not meet "
+            f"{limits}: the floor fails."
+        )
     return (
         f"Stopped after {items_seen} of {items_planned} items of {task}. So far: {so_far} "
         f"Even if all {outlook.remaining} remaining items that can count ({membership}) were {good}, "

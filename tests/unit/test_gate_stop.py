@@ -109,6 +109,11 @@ def test_the_evidence_names_what_was_seen_and_the_best_possible_outcome() -> Non
     text = stop_evidence(outlook, 16, 124, "mh_crisis", "20 of the 108 items left count for it")
     assert "Stopped after 16 of 124 items of mh_crisis" in text
     assert "t/referral_imminent = 0.000 (0 of 1)" in text and "0.773" in text and "limit 0.8" in text
+    finished = floor_outlook(IMMINENT, [0.0, 1.0], remaining=0)
+    assert finished is not None and not finished.passable
+    text = stop_evidence(finished, 10, 10, "mh_crisis", "none left")
+    assert text.startswith("Stopped after all 10 items of mh_crisis, before the tasks that remain.")
+    assert "Even if" not in text and "bound 0.095" in text
 
 
 class _Manager:
