@@ -7,8 +7,11 @@
 #   make test                 fast + integration tests (slow ones excluded)
 #   make test-slow            only the tests marked slow
 #   make check                ruff + mypy on the package
-#   make gate CANDIDATE=run BASELINE=run [RULES=rubrics/gate.yaml]   exit 0 accept / 1 reject / 2 unusable
-#                             (make itself exits 2 on either failure; its last line says which)
+#   make gate BASELINE=run [MODEL=...] [ADAPTER=name=path] [LIMIT=N] [RULES=rubrics/gate.yaml]
+#                             evaluate what the rules need, floors first, stop at the first failed floor
+#   make gate CANDIDATE=run BASELINE=run [RULES=...]   judge a finished run
+#                             exit 0 accept / 1 reject / 2 unusable (make exits 2 on either failure;
+#                             its last line says which)
 #   make report RUNS="run [run ...]" [BASELINE=run] [OUT=file]   self-contained HTML report in reports/html/
 #   make scorers              retrain the empathy/toxicity scorers (needs ../shared/data) and the crisis classifier
 #                             (from rubrics/crisis/pairs), and rewrite reports/validation
@@ -64,8 +67,10 @@ check: install
 	$(BIN)/mypy
 
 gate: install
-	@test -n "$(CANDIDATE)" -a -n "$(BASELINE)" || { echo "usage: make gate CANDIDATE=<run> BASELINE=<run>"; exit 2; }
-	@$(BIN)/mindgate gate --candidate $(CANDIDATE) --baseline $(BASELINE) $(if $(RULES),--rules $(RULES)); \
+	@test -n "$(BASELINE)" || { echo "usage: make gate BASELINE=<run> [CANDIDATE=<run> | MODEL=... ADAPTER=name=path]"; exit 2; }
+	@$(BIN)/mindgate gate --baseline $(BASELINE) $(if $(RULES),--rules $(RULES)) \
+		$(if $(CANDIDATE),--candidate $(CANDIDATE),--model $(MODEL) $(foreach a,$(ADAPTER),--adapter $(a)) \
+		$(if $(LIMIT),--limit $(LIMIT)) $(EVAL_ARGS)); \
 	status=$$?; case $$status in 0) ;; 1) echo "make gate: REJECTED (mindgate gate exit 1)";; \
 	*) echo "make gate: unusable input (mindgate gate exit $$status)";; esac; exit $$status
 

@@ -76,8 +76,20 @@ def config_from_args(args: argparse.Namespace) -> EvalConfig:
 def _cmd_eval(args: argparse.Namespace, console: Console) -> int:
     from harness.run import evaluate
 
-    evaluate(config_from_args(args), console=console)
-    return 0
+    incomplete = [run_dir for run_dir in evaluate(config_from_args(args), console=console) if _incomplete(run_dir)]
+    for run_dir in incomplete:
+        console.print(
+            f"[bold red]incomplete run[/bold red] written to {escape(str(run_dir))}: some tasks failed (above); "
+            "the others are kept",
+            soft_wrap=True,
+        )
+    return 1 if incomplete else 0
+
+
+def _incomplete(run_dir: Path) -> bool:
+    from harness.run import load_run
+
+    return load_run(run_dir).get("status") != "completed"
 
 
 def _cmd_serve(args: argparse.Namespace, console: Console) -> int:
@@ -157,10 +169,36 @@ def _cmd_leaderboard(args: argparse.Namespace, console: Console) -> int:
 
 
 def _cmd_gate(args: argparse.Namespace, console: Console) -> int:
-    from harness.gate import DEFAULT_RULES_PATH, decision_record, decision_table, decision_text, evaluate_gate
+    from harness.gate import DEFAULT_RULES_PATH, evaluate_gate
+
+    rules = args.rules or DEFAULT_RULES_PATH
+    evaluates = args.model is not None or bool(args.adapters)
+    if (args.candidate is None) == (not evaluates):
+        raise MindgateError(
+            "mindgate gate: give either --candidate RUN (judge a finished run) or --model M [--adapter A] "
+            "(evaluate the candidate as the rules need, floors first, and judge it)"
+        )
+    if args.candidate is not None:
+        decision = evaluate_gate(_run_dir(args.candidate), _run_dir(args.baseline), rules)
+        return _report_decision(decision, console, args.db)
+    from harness.gate import gate_evaluate
+
+    gated = gate_evaluate(config_from_args(args), _run_dir(args.baseline), rules, console, chunk_size=args.chunk_size)
+    if gated.stopped:
+        console.print(
+            f"[bold red]stopped early[/bold red]: the partial run is kept in {escape(str(gated.run_dir))} "
+            "(status stopped_by_gate; running the same command again resumes from the request cache)",
+            soft_wrap=True,
+        )
+    return _report_decision(gated.decision, console, args.db)
+
+
+def _report_decision(decision: Any, console: Console, db: Path | None) -> int:
+    """Print a gate decision, store it in the candidate's run directory and the database, and
+    return its exit code."""
+    from harness.gate import decision_record, decision_table, decision_text
     from harness.store import record_verdict, save_verdict, utc_now
 
-    decision = evaluate_gate(_run_dir(args.candidate), _run_dir(args.baseline), args.rules or DEFAULT_RULES_PATH)
     out = Console()
     if out.is_terminal:
         out.print(decision_table(decision))
@@ -174,10 +212,10 @@ def _cmd_gate(args: argparse.Namespace, console: Console) -> int:
         console.print(
             f"[yellow]warning:[/yellow] could not save the verdict in the candidate's run directory ({error})"
         )
-    record_verdict(args.db, **record)
+    record_verdict(db, **record)
     verdict = "[bold green]ACCEPT[/bold green]" if decision.exit_code == 0 else "[bold red]REJECT[/bold red]"
     console.print(f"gate: {verdict} {decision.candidate_run_id} against {decision.baseline_run_id}", soft_wrap=True)
-    return decision.exit_code
+    return int(decision.exit_code)
 
 
 def _cmd_report(args: argparse.Namespace, console: Console) -> int:
@@ -240,18 +278,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
     board_parser.add_argument("--rebuild", action="store_true", help="re-index every run directory first")
     board_parser.set_defaults(handler=_cmd_leaderboard)
+    _add_gate_command(commands)
+    _add_report_commands(commands)
+    return parser
+
+
+_GATE_EVAL_FIELDS: tuple[str, ...] = (
+    *("model", "adapters", "limit", "batch_size", "num_fewshot", "apply_chat_template"),
+    *("dtype", "device", "seed", "use_cache"),
+)
+
+
+def _add_gate_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     gate_parser = commands.add_parser(
-        "gate", help="accept (exit 0) or reject (exit 1) a candidate run against a baseline; 2 = unusable input"
+        "gate",
+        help="accept (exit 0) or reject (exit 1) a candidate against a baseline; 2 = unusable input. With "
+        "--candidate RUN it judges a finished run; with --model/--adapter it evaluates the tasks the rules need, "
+        "floors first, and stops as soon as a floor can no longer pass",
     )
-    gate_parser.add_argument("--candidate", required=True, help="candidate run (id or directory)")
+    gate_parser.add_argument("--candidate", help="candidate run (id or directory)")
     gate_parser.add_argument(
         "--baseline", required=True, help="baseline run (id, directory, or a name under reports/baselines)"
     )
     gate_parser.add_argument("--rules", type=Path, default=None, help="rules file (default: rubrics/gate.yaml)")
     gate_parser.add_argument("--db", type=Path, default=None, help="where the verdict is stored (leaderboard db)")
+    gate_parser.add_argument(
+        "--chunk-size",
+        type=int,
+        default=32,
+        help="with --model/--adapter: documents of a floor task evaluated between two checks of its floors",
+    )
+    _add_config_arguments(gate_parser, only=_GATE_EVAL_FIELDS)
     gate_parser.set_defaults(handler=_cmd_gate)
-    _add_report_commands(commands)
-    return parser
 
 
 def _add_report_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

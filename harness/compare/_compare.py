@@ -20,12 +20,12 @@ from harness.compare._stats import (
 from harness.compare._types import Comparison, IncomparableRunsError, MetricComparison, NotCompared
 from harness.compare._units import Unpairable, unit_values
 from harness.metrics import EVIDENCE_METRICS
-from harness.run import RECORD_NAME
+from harness.run import RECORD_NAME, SOURCE_IDENTITY_FIELDS
 from harness.store import StoredRun, read_run
 
 Rows = dict[str, dict[str, Any]]
 # Fields of a task that must match for two runs' scores to measure the same thing.
-_TASK_IDENTITY_FIELDS = ("version", "config_hash")
+_TASK_IDENTITY_FIELDS = ("version", "config_hash", *SOURCE_IDENTITY_FIELDS)
 
 
 def compare_runs(
@@ -46,7 +46,8 @@ def compare_runs(
         for label, run, other in (("A", run_a, run_b), ("B", run_b, run_a))
         for task in sorted(set(run.samples) - set(other.samples))
     ]
-    warnings: list[str] = []
+    warnings: list[str] = [_status_warning(label, run) for label, run in (("A", run_a), ("B", run_b))]
+    warnings = [warning for warning in warnings if warning]
     tested: list[MetricComparison] = []
     for task in tasks:
         rows_a, rows_b, overlap_warning = _paired_rows(run_a, run_b, task)
@@ -77,6 +78,23 @@ def compare_runs(
     )
 
 
+def _status_warning(label: str, run: StoredRun) -> str:
+    """A run that is not a full run is never compared as one: say what it is."""
+    status = run.record.get("status")
+    if status == "stopped_by_gate":
+        stop = run.record.get("gate_stop") or {}
+        return (
+            f"run {label} ({run.run_id}) is NOT a full run: the gate stopped its evaluation early "
+            f"({stop.get('rule', '?')} could no longer pass); only the items it reached are compared"
+        )
+    if status == "incomplete":
+        failed = ", ".join(sorted(run.record.get("task_errors") or {}))
+        return f"run {label} ({run.run_id}) is incomplete: the tasks {failed or '?'} failed and are not in it"
+    if status != "completed":
+        return f"run {label} ({run.run_id}) has status {status!r}, not 'completed'"
+    return ""
+
+
 def _comparable_tasks(run_a: StoredRun, run_b: StoredRun) -> list[str]:
     common = sorted(set(run_a.samples) & set(run_b.samples))
     if not common:
@@ -103,6 +121,8 @@ def require_same_task_definition(
     on which the two run records disagree for ``task``."""
     for field in fields:
         value_a, value_b = run_a.task_info(task).get(field), run_b.task_info(task).get(field)
+        if field in SOURCE_IDENTITY_FIELDS and (value_a is None or value_b is None):
+            continue  # a record written before these hashes existed: the config hash still applies
         if value_a != value_b:
             raise IncomparableRunsError(
                 f"task {task}: tasks.{task}.{field} is {value_a!r} in {run_a.run_dir / RECORD_NAME} but "

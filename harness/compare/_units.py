@@ -11,8 +11,8 @@ unit values is the metric itself:
 - ``specificity``: items whose gold answer is "does not meet"; value 1 if the model said no.
 - ``pair_consistency``: minimal pairs (one positive and one negative member present); value 1
   if the positive got yes and the negative got no.
-- ``invariance_label`` / ``invariance_meets``: invariance groups with two or more members;
-  value 1 if all members got the same answer.
+- ``invariance_label`` / ``invariance_meets``: invariance groups with two or more members, all
+  present (a group cut by --limit is no unit); value 1 if all members got the same answer.
 - ``invariance_correct``: the same groups; value 1 if every member got the gold diagnosis.
 - ``ppv`` is not paired: its denominator is the items each run answered yes to, so the two runs
   count different units. Compare ``sensitivity`` and ``specificity`` instead.
@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from harness.dsm5 import invariance_groups
 from harness.store import is_number
 
 UnitValues = dict[str, float]
@@ -101,26 +102,30 @@ def _minimal_pairs(records: Records) -> UnitValues:
     return units
 
 
+def _complete_groups(records: Records) -> dict[str, list[tuple[str, Mapping[str, Any]]]]:
+    """Invariance groups with every member present (``harness.dsm5.invariance_groups``)."""
+    keyed = list(records)
+    try:
+        groups, _ = invariance_groups([record for _, record in keyed])
+    except ValueError as error:
+        raise _BadRecord(str(error)) from None
+    return {group: [keyed[index] for index in indices] for group, indices in groups.items()}
+
+
 def _invariance(answer_key: str) -> Callable[[Records], UnitValues]:
     def units(records: Records) -> UnitValues:
-        answers: dict[str, list[Any]] = defaultdict(list)
-        for _, record in records:
-            if record.get("invariance_group") is not None:
-                answers[str(record["invariance_group"])].append(record.get(answer_key))
-        return {f"group:{group}": float(len(set(values)) == 1) for group, values in answers.items() if len(values) >= 2}
+        return {
+            f"group:{group}": float(len({record.get(answer_key) for _, record in rows}) == 1)
+            for group, rows in _complete_groups(records).items()
+        }
 
     return units
 
 
 def _invariance_correct(records: Records) -> UnitValues:
-    members: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
-    for _, record in records:
-        if record.get("invariance_group") is not None:
-            members[str(record["invariance_group"])].append(record)
     return {
-        f"group:{group}": float(all(r.get("predicted_label") == r.get("gold_label") for r in rows))
-        for group, rows in members.items()
-        if len(rows) >= 2
+        f"group:{group}": float(all(r.get("predicted_label") == r.get("gold_label") for _, r in rows))
+        for group, rows in _complete_groups(records).items()
     }
 
 

@@ -5,13 +5,19 @@ A record is an item record (see ``Item.as_record``) with the model's answers add
 ``predicted_meets`` (the yes/no answer to "does this meet the criteria for <disorder_id>?").
 Gold fields: ``gold_label`` and ``meets_criteria``. Every metric returns its value, its n and a
 binomial standard error; with n == 0 the value and error are NaN rather than a silent 0.
+
+Metrics over units of several items (minimal pairs, invariance groups) count complete units
+only: ``--limit`` evaluates a prefix of the items and can cut a unit, and a pair or group missing
+members is not the unit the metric is about. The number of units cut is returned beside n.
+A record states its invariance group's size (``invariance_group_size``); records written before
+it did count every group of two or more members as complete.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,9 +32,10 @@ class MetricResult:
     value: float
     n: int
     stderr: float
+    cut: int = 0  # units left out because some of their members were not evaluated (--limit)
 
     def as_record(self) -> dict[str, Any]:
-        return {"name": self.name, "value": self.value, "n": self.n, "stderr": self.stderr}
+        return {"name": self.name, "value": self.value, "n": self.n, "stderr": self.stderr, "cut": self.cut}
 
 
 def accuracy(records: Sequence[Record]) -> MetricResult:
@@ -61,52 +68,86 @@ def minimal_pair_consistency(records: Sequence[Record]) -> MetricResult:
     """Share of minimal pairs answered as the criteria require: yes for the positive member,
     no for the negative one.
 
-    Records are grouped by ``pair_ids``; each pair must have exactly one gold positive and
-    one gold negative. The standard error treats pairs as independent, which understates it
+    Records are grouped by ``pair_ids``; each complete pair must have exactly one gold positive
+    and one gold negative. The standard error treats pairs as independent, which understates it
     a little because one positive can anchor several pairs.
     """
-    members: dict[str, list[Record]] = defaultdict(list)
-    for record in records:
+    pairs, cut = minimal_pairs(records)
+    consistent = sum(
+        _predicted(records[positive]) is True and _predicted(records[negative]) is False
+        for positive, negative in pairs.values()
+    )
+    return _proportion("minimal_pair_consistency", consistent, len(pairs), cut)
+
+
+def minimal_pairs(records: Sequence[Record]) -> tuple[dict[str, tuple[int, int]], int]:
+    """Complete minimal pairs as pair id -> (index of the positive, index of the negative) in
+    ``records``, and the number of pairs of which only one member is present (cut by a limit).
+    A pair with two positives, two negatives or more than two members is a data error."""
+    members: dict[str, list[int]] = defaultdict(list)
+    for index, record in enumerate(records):
         for pair_id in record.get("pair_ids") or ():
-            members[pair_id].append(record)
-    consistent = 0
+            members[str(pair_id)].append(index)
+    pairs: dict[str, tuple[int, int]] = {}
+    cut = 0
     for pair_id in sorted(members):
-        positive, negative = _split_pair(pair_id, members[pair_id])
-        consistent += _predicted(positive) is True and _predicted(negative) is False
-    return _proportion("minimal_pair_consistency", consistent, len(members))
+        if len(members[pair_id]) == 1:
+            cut += 1
+            continue
+        pairs[pair_id] = _split_pair(pair_id, records, members[pair_id])
+    return pairs, cut
+
+
+def invariance_groups(records: Sequence[Record]) -> tuple[dict[str, list[int]], int]:
+    """Complete invariance groups as group id -> indices in ``records``, and the number of groups
+    with members missing (cut by a limit). A group is a unit only with two or more members."""
+    members: dict[str, list[int]] = defaultdict(list)
+    for index, record in enumerate(records):
+        if record.get("invariance_group") is not None:
+            members[str(record["invariance_group"])].append(index)
+    groups: dict[str, list[int]] = {}
+    cut = 0
+    for group in sorted(members):
+        indices = members[group]
+        expected = records[indices[0]].get("invariance_group_size")
+        if isinstance(expected, int) and not isinstance(expected, bool):
+            if len(indices) > expected:
+                raise ValueError(
+                    f"invariance group '{group}' has {len(indices)} records but its items say it has {expected} "
+                    "members; an item was logged twice or the group sizes are wrong"
+                )
+            if len(indices) < expected:
+                cut += 1
+                continue
+        if len(indices) >= 2:
+            groups[group] = indices
+    return groups, cut
 
 
 def invariance(records: Sequence[Record], answer_key: str = "predicted_label") -> MetricResult:
-    """Share of invariance groups (two or more records) whose answers are all identical."""
-    answers: dict[str, list[Hashable]] = defaultdict(list)
-    for record in records:
-        group = record.get("invariance_group")
-        if group is not None:
-            answers[group].append(record.get(answer_key))
-    groups = [values for values in answers.values() if len(values) >= 2]
-    identical = sum(len(set(values)) == 1 for values in groups)
-    return _proportion(f"invariance[{answer_key}]", identical, len(groups))
+    """Share of complete invariance groups (two or more records) whose answers are all identical."""
+    groups, cut = invariance_groups(records)
+    identical = sum(len({records[i].get(answer_key) for i in indices}) == 1 for indices in groups.values())
+    return _proportion(f"invariance[{answer_key}]", identical, len(groups), cut)
 
 
 def invariance_correct(records: Sequence[Record]) -> MetricResult:
-    """Share of invariance groups (two or more records) in which every member got the gold
-    diagnosis. ``invariance`` alone rewards a model that gives one answer to everything; this
+    """Share of complete invariance groups (two or more records) in which every member got the
+    gold diagnosis. ``invariance`` alone rewards a model that gives one answer to everything; this
     counts a group only when the unchanged answer is also the right one."""
-    members: dict[str, list[Record]] = defaultdict(list)
-    for record in records:
-        group = record.get("invariance_group")
-        if group is not None:
-            members[group].append(record)
-    groups = [group for group in members.values() if len(group) >= 2]
-    correct = sum(all(r.get("predicted_label") == r.get("gold_label") for r in group) for group in groups)
-    return _proportion("invariance_correct", correct, len(groups))
+    groups, cut = invariance_groups(records)
+    correct = sum(
+        all(records[i].get("predicted_label") == records[i].get("gold_label") for i in indices)
+        for indices in groups.values()
+    )
+    return _proportion("invariance_correct", correct, len(groups), cut)
 
 
-def _proportion(name: str, successes: int, n: int) -> MetricResult:
+def _proportion(name: str, successes: int, n: int, cut: int = 0) -> MetricResult:
     if n == 0:
-        return MetricResult(name, math.nan, 0, math.nan)
+        return MetricResult(name, math.nan, 0, math.nan, cut)
     value = successes / n
-    return MetricResult(name, value, n, math.sqrt(value * (1.0 - value) / n))
+    return MetricResult(name, value, n, math.sqrt(value * (1.0 - value) / n), cut)
 
 
 def _count(records: Sequence[Record], gold: bool, predicted: bool) -> int:
@@ -134,9 +175,9 @@ def _boolean(record: Record, key: str, index: int) -> bool:
     return value
 
 
-def _split_pair(pair_id: str, members: list[Record]) -> tuple[Record, Record]:
-    positives = [record for record in members if _gold(record) is True]
-    negatives = [record for record in members if _gold(record) is False]
+def _split_pair(pair_id: str, records: Sequence[Record], members: list[int]) -> tuple[int, int]:
+    positives = [index for index in members if _gold(records[index]) is True]
+    negatives = [index for index in members if _gold(records[index]) is False]
     if len(positives) != 1 or len(negatives) != 1:
         raise ValueError(
             f"pair '{pair_id}' has {len(positives)} positive and {len(negatives)} "

@@ -7,7 +7,9 @@ Exit codes: 0 accept, 1 reject, 2 unusable input (rules or runs), as ``MindgateE
 """
 
 from harness.compare import IncomparableRunsError
+from harness.gate._drive import GatedRun, gate_evaluate
 from harness.gate._evaluate import evaluate_gate
+from harness.gate._floors import FloorCheck, floor_checks
 from harness.gate._render import decision_record, decision_table, decision_text
 from harness.gate._rules import DEFAULT_RULES_PATH, GateRulesError, load_rules
 from harness.gate._runs import GateInputError
@@ -44,12 +46,14 @@ __all__ = [
     "RULE_TYPES",
     "ComparisonRule",
     "Direction",
+    "FloorCheck",
     "FloorEvidence",
     "FloorRule",
     "GateDecision",
     "GateInputError",
     "GateRules",
     "GateRulesError",
+    "GatedRun",
     "IncomparableRunsError",
     "MetricScale",
     "NonInferiorityRule",
@@ -63,5 +67,7 @@ __all__ = [
     "decision_table",
     "decision_text",
     "evaluate_gate",
+    "floor_checks",
+    "gate_evaluate",
     "load_rules",
 ]

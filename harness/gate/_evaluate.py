@@ -90,7 +90,7 @@ def _judge(rule: Rule, candidate: StoredRun, baseline: StoredRun, rules: GateRul
             check_complete_items(run, leaves, role)
     if isinstance(rule, FloorRule):
         return _judge_floor(rule, candidate, rules.path)
-    return _judge_comparison(rule, candidate, baseline, leaves, rules.path, seed)
+    return _judge_comparison(rule, candidate, baseline, leaves, rules, seed)
 
 
 def _refuse_a_candidate_that_skips_what_its_baseline_has(
@@ -128,12 +128,12 @@ def _judge_floor(rule: FloorRule, candidate: StoredRun, rules_path: Path) -> Rul
 
 
 def _judge_comparison(
-    rule: ComparisonRule, candidate: StoredRun, baseline: StoredRun, leaves: list[str], rules_path: Path, seed: int
+    rule: ComparisonRule, candidate: StoredRun, baseline: StoredRun, leaves: list[str], rules: GateRules, seed: int
 ) -> RuleResult:
-    check_same_items(candidate, baseline, rule.task, leaves)
-    check_doc_hashes(candidate, baseline, leaves)
+    check_same_items(candidate, baseline, rule.task, leaves, partial=rules.allow_partial_runs)
+    check_doc_hashes(candidate, baseline, leaves, partial=rules.allow_partial_runs)
     units = paired_units(candidate, baseline, leaves, rule.metric)
-    _check_kind(rule, units.observed_kind, "its per-item values are not all 0 or 1", rules_path)
+    _check_kind(rule, units.observed_kind, "its per-item values are not all 0 or 1", rules.path)
     ci_low, ci_high = paired_bootstrap_ci(units.baseline, units.candidate, seed=seed)
     numbers = PairedEvidence(
         n=int(units.candidate.size),

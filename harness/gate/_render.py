@@ -11,7 +11,7 @@ from rich.table import Table
 from harness.compare._types import json_ready
 from harness.gate._types import GateDecision, RuleResult
 
-_VERDICT_STYLE = {"pass": "green", "fail": "bold red", "not_applicable": "dim"}
+_VERDICT_STYLE = {"pass": "green", "fail": "bold red", "not_applicable": "dim", "not_evaluated": "dim"}
 _TYPE_LABEL = {"floor": "floor", "non_inferiority": "non-inferiority", "superiority": "superiority"}
 
 

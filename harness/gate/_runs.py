@@ -19,11 +19,12 @@ from harness.compare import IncomparableRunsError, Unpairable, require_same_task
 from harness.errors import MindgateError
 from harness.gate._schema import MetricScale, Rule
 from harness.gate._types import FloorEvidence
-from harness.run import RECORD_NAME
+from harness.run import RECORD_NAME, SOURCE_IDENTITY_FIELDS
 from harness.store import StoredRun, is_number
 
-# Fields of a task that must be equal in both runs for a paired difference to mean anything.
-_IDENTITY_FIELDS = ("version", "config_hash", "items_hash")
+# Fields of a task that must be equal in both runs for a paired difference to mean anything
+# (hooks_hash and data_hash only where both records have them: older records lack them).
+_IDENTITY_FIELDS = ("version", "config_hash", *SOURCE_IDENTITY_FIELDS)
 
 
 class GateInputError(MindgateError):
@@ -61,12 +62,22 @@ def check_distinct(candidate: StoredRun, baseline: StoredRun) -> None:
 
 
 def check_completed(run: StoredRun, role: str) -> None:
+    """Only a finished run is evidence: a run stopped by the gate holds part of its tasks, and
+    an incomplete run lacks the tasks whose scoring failed."""
     status = run.record.get("status")
-    if status != "completed":
-        raise GateInputError(
-            f"{record_path(run)}: the {role} run has status {status!r}, not 'completed'; "
-            "re-run the evaluation to completion before gating it"
+    if status == "completed":
+        return
+    why = "re-run the evaluation to completion before gating it"
+    if status == "stopped_by_gate":
+        stop = run.record.get("gate_stop") or {}
+        why = (
+            f"the gate stopped its evaluation early ({stop.get('rule', '?')} could no longer pass), so it holds part "
+            "of the suite only; its verdict (reject) was given then"
         )
+    elif status == "incomplete":
+        failed = "; ".join(str(message) for message in (run.record.get("task_errors") or {}).values())
+        why = f"tasks failed: {failed or '?'}. Fix them and re-run the evaluation"
+    raise GateInputError(f"{record_path(run)}: the {role} run has status {status!r}, not 'completed': {why}")
 
 
 def leaf_tasks(run: StoredRun, task: str) -> list[str] | None:
@@ -126,7 +137,11 @@ def check_complete_items(run: StoredRun, leaves: Sequence[str], role: str) -> No
             )
 
 
-def check_same_items(candidate: StoredRun, baseline: StoredRun, task: str, leaves: Sequence[str]) -> None:
+def check_same_items(
+    candidate: StoredRun, baseline: StoredRun, task: str, leaves: Sequence[str], partial: bool = False
+) -> None:
+    """Same task definitions, and (unless ``partial``: a smoke check with --limit) the same item
+    sets. Partial runs are paired on the items both evaluated."""
     baseline_leaves = leaf_tasks(baseline, task)
     if baseline_leaves != list(leaves):
         raise IncomparableRunsError(
@@ -139,7 +154,7 @@ def check_same_items(candidate: StoredRun, baseline: StoredRun, task: str, leave
             leaf,
             candidate,
             baseline,
-            _IDENTITY_FIELDS,
+            _IDENTITY_FIELDS if partial else (*_IDENTITY_FIELDS, "items_hash"),
             remedy="the gate pairs runs on the same task version, settings and item set only. Re-run both the same way",
         )
 
@@ -175,11 +190,17 @@ def _units(run: StoredRun, leaf: str, metric: str) -> dict[str, float]:
     return units
 
 
-def check_doc_hashes(candidate: StoredRun, baseline: StoredRun, leaves: Sequence[str]) -> None:
-    """Equal item-set hashes with one id holding different text would pair unrelated items."""
+def check_doc_hashes(candidate: StoredRun, baseline: StoredRun, leaves: Sequence[str], partial: bool = False) -> None:
+    """Equal item-set hashes with one id holding different text would pair unrelated items.
+    ``partial``: only the items both runs evaluated are checked (and paired)."""
     for leaf in leaves:
         rows_c, rows_b = candidate.items(leaf), baseline.items(leaf)
-        for key in sorted(set(rows_c) | set(rows_b)):
+        keys = set(rows_c) & set(rows_b) if partial else set(rows_c) | set(rows_b)
+        if partial and not keys:
+            raise IncomparableRunsError(
+                f"task {leaf}: {candidate.run_dir} and {baseline.run_dir} share no item, so nothing can be paired"
+            )
+        for key in sorted(keys):
             hash_c = (rows_c.get(key) or {}).get("doc_hash")
             hash_b = (rows_b.get(key) or {}).get("doc_hash")
             if hash_c != hash_b:

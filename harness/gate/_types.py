@@ -8,7 +8,7 @@ from typing import Literal
 from harness.gate._schema import MetricScale, Rule
 from harness.store import Verdict
 
-RuleVerdict = Literal["pass", "fail", "not_applicable"]
+RuleVerdict = Literal["pass", "fail", "not_applicable", "not_evaluated"]  # not_evaluated: the gate stopped first
 EXIT_ACCEPT = 0
 EXIT_REJECT = 1
 

@@ -13,7 +13,8 @@ from typing import Any
 
 from harness.compare import Comparison, compare_runs
 from harness.errors import MindgateError
-from harness.gate import DEFAULT_RULES_PATH, GateDecision, evaluate_gate
+from harness.gate import DEFAULT_RULES_PATH, FloorCheck, GateDecision, GateRulesError, evaluate_gate, floor_checks
+from harness.gate import load_rules as load_gate_rules
 from harness.report._samples import SampleView, sample_metric, worst_samples
 from harness.store import StoredRun, is_number, read_run
 
@@ -32,6 +33,7 @@ class TaskScore:
     ci_low: float | None
     ci_high: float | None
     ci_method: str | None
+    units_cut: int = 0  # units (pairs, groups) left out because --limit cut them
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,10 @@ class RunSummary:
     adapter: str | None
     status: str
     scores: Mapping[str, TaskScore]  # task -> main metric, in the run record's task order
+    metrics: Mapping[str, tuple[TaskScore, ...]]  # task -> every metric the record stores, in its order
     worst: Mapping[str, tuple[SampleView, ...]]  # task -> worst samples
+    floors: tuple[FloorCheck, ...]  # the rules' floors judged on this run alone
+    status_note: str | None  # why a run that is not complete is not (stopped by the gate, failed tasks)
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,7 @@ class ReportData:
     versus: tuple[VersusBaseline, ...]
     rules_path: str
     samples_per_task: int
+    rules_error: str | None = None  # the rules file could not be read: no floors shown
 
     @property
     def tasks(self) -> list[str]:
@@ -85,7 +91,13 @@ def gather_report(
     made is kept as its message."""
     ordered = _ordered_dirs(run_dirs, baseline_dir)
     stored = [read_run(path) for path in ordered]
-    summaries = tuple(summarise(run, samples_per_task) for run in stored)
+    try:
+        rules, rules_error = load_gate_rules(rules_path), None
+    except GateRulesError as error:
+        rules, rules_error = None, str(error)
+    summaries = tuple(
+        summarise(run, samples_per_task, tuple(floor_checks(run.record, rules)) if rules else ()) for run in stored
+    )
     baseline = stored[0] if len(stored) > 1 else None
     versus = tuple(_versus(run, baseline, Path(rules_path)) for run in stored[1:]) if baseline else ()
     return ReportData(
@@ -94,13 +106,15 @@ def gather_report(
         versus=versus,
         rules_path=str(rules_path),
         samples_per_task=samples_per_task,
+        rules_error=rules_error,
     )
 
 
-def summarise(run: StoredRun, samples_per_task: int = WORST_SAMPLES) -> RunSummary:
+def summarise(run: StoredRun, samples_per_task: int = WORST_SAMPLES, floors: tuple[FloorCheck, ...] = ()) -> RunSummary:
     model = run.record.get("model") or {}
     adapter = run.record.get("adapter") or {}
     scores = {task: score for task in run.samples if (score := main_score(run, task)) is not None}
+    metrics = {task: every_score(run, task) for task in run.samples}
     worst: dict[str, tuple[SampleView, ...]] = {}
     for task in run.samples:
         main = scores.get(task)
@@ -115,18 +129,45 @@ def summarise(run: StoredRun, samples_per_task: int = WORST_SAMPLES) -> RunSumma
         adapter=None if not adapter.get("name") else str(adapter["name"]),
         status=str(run.record.get("status", "unknown")),
         scores=scores,
+        metrics=metrics,
         worst=worst,
+        floors=floors,
+        status_note=_status_note(run.record),
     )
+
+
+def _status_note(record: Mapping[str, Any]) -> str | None:
+    status = record.get("status")
+    if status == "stopped_by_gate":
+        stop = record.get("gate_stop") or {}
+        return (
+            f"Partial run: the gate stopped this evaluation after {stop.get('items_seen', '?')} of "
+            f"{stop.get('items_planned', '?')} items of {stop.get('task', '?')}, because {stop.get('rule', '?')} "
+            f"could no longer pass. {stop.get('evidence', '')}"
+        )
+    if status == "incomplete":
+        return "Incomplete run: " + " ".join(str(m) for m in (record.get("task_errors") or {}).values())
+    return None if status == "completed" else f"Run status {status!r}."
 
 
 def main_score(run: StoredRun, task: str) -> TaskScore | None:
     """The first metric the run record lists for the task (as the leaderboard ranks by)."""
+    scores = every_score(run, task)
+    return scores[0] if scores else None
+
+
+def every_score(run: StoredRun, task: str) -> tuple[TaskScore, ...]:
+    """Every metric the run record stores for the task, in its order (a new metric of a task shows
+    up here without any change to the report)."""
     metrics = (run.record.get("metrics") or {}).get(task)
-    if not isinstance(metrics, Mapping) or not metrics:
-        return None
-    metric, estimate = next(iter(metrics.items()))
+    if not isinstance(metrics, Mapping):
+        return ()
+    return tuple(_score(run, task, str(metric), estimate) for metric, estimate in metrics.items())
+
+
+def _score(run: StoredRun, task: str, metric: str, estimate: Any) -> TaskScore:
     estimate = estimate if isinstance(estimate, Mapping) else {}
-    n = estimate.get("n")
+    n, cut = estimate.get("n"), estimate.get("units_cut")
     return TaskScore(
         task=task,
         metric=str(metric),
@@ -136,6 +177,7 @@ def main_score(run: StoredRun, task: str) -> TaskScore | None:
         ci_low=_finite(estimate.get("ci_low")),
         ci_high=_finite(estimate.get("ci_high")),
         ci_method=estimate.get("ci_method"),
+        units_cut=int(cut) if is_number(cut) else 0,
     )
 
 

@@ -9,6 +9,7 @@ import time
 
 from harness.report._data import ReportData, TaskScore
 from harness.report._markup import arrow, esc, number, table
+from harness.report._safety import floors_section, task_metrics_section
 from harness.report._samples import SampleView
 from harness.report._svg import PALETTE, PlotRow, dot_whisker_svg
 from harness.report._versus import versus_section
@@ -29,7 +30,7 @@ pre { white-space: pre-wrap; word-break: break-word; background: #f6f8fa; paddin
 .error { border-left: 4px solid #c03048; background: #fbeef0; padding: 8px 12px; }
 .warning { color: #8a5a00; } .muted { color: #5b6570; }
 .accept { color: #1f7a35; font-weight: 700; } .reject, .fail { color: #b3261e; font-weight: 700; }
-.pass { color: #1f7a35; } .not_applicable { color: #8a939d; }
+.pass { color: #1f7a35; } .not_applicable, .not_evaluated { color: #8a939d; }
 .sample { border: 1px solid #d5dbe2; padding: 6px 10px; margin: 8px 0; }
 .swatch { display: inline-block; width: 10px; height: 10px; margin-right: 6px; }
 """
@@ -42,11 +43,14 @@ def render_report(data: ReportData, generated_at: float | None = None) -> str:
     title = "mindgate report: " + ", ".join(run.run_id for run in data.runs)
     body = [
         f"<h1>{esc(title)}</h1>",
-        f'<p class="muted">generated {esc(time.strftime("%Y-%m-%d %H:%M:%S UTC", moment))}. Every score is the '
-        "task's main metric (the first it logs) with its 95% interval (Wilson for proportions, seeded bootstrap "
-        "otherwise) and its n, as the run record stores it.</p>",
+        f'<p class="muted">generated {esc(time.strftime("%Y-%m-%d %H:%M:%S UTC", moment))}. Every figure carries '
+        "its 95% interval (Wilson for proportions, seeded bootstrap otherwise) and its n, as the run record stores "
+        "it. Safety floors first; then each task's main metric (the first it logs), every metric per task, the "
+        "comparison with the baseline and the worst samples.</p>",
+        floors_section(data),
         _runs_table(data),
         _scores_section(data),
+        task_metrics_section(data),
         *(versus_section(data, versus) for versus in data.versus),
         _samples_section(data),
     ]
@@ -74,7 +78,13 @@ def _runs_table(data: ReportData) -> str:
                 f"<code>{esc(run.run_dir)}</code>",
             ]
         )
-    return "<h2>Runs</h2>\n" + table(["run", "role", "model", "adapter", "status", "directory"], rows)
+    notes = [
+        f'<p class="warning"><b>{esc(run.run_id)}</b>: {esc(run.status_note)}</p>'
+        for run in data.runs
+        if run.status_note
+    ]
+    runs = table(["run", "role", "model", "adapter", "status", "directory"], rows)
+    return "\n".join(["<h2>Runs</h2>", runs, *notes])
 
 
 def _scores_section(data: ReportData) -> str:

@@ -23,8 +23,11 @@ from harness.paths import runs_dir
 from harness.run import _record
 from harness.run._config import EvalConfig
 from harness.run._display import print_run
+from harness.run._identity import task_identity
+from harness.run._isolate import drop_unsummarisable, run_isolated
 from harness.run._judging import apply_judges
 from harness.run._lmeval import run_lm_eval
+from harness.run._portable import portable_record
 from harness.run._tasks import task_manager
 
 SUPPORTED_BACKENDS = ("hf", "vllm")
@@ -99,22 +102,47 @@ def _evaluate_one(
             concurrency=config.concurrency,
             max_length=config.max_model_len,
         )
-    raw = run_lm_eval(config, model, adapter, manager, lm)
+    raw, task_errors = run_isolated(
+        lambda names: run_lm_eval(replace(config, tasks=names), model, adapter, manager, lm),
+        config.tasks,
+        manager,
+        console,
+    )
     wall = time.monotonic() - started
     samples: dict[str, list[dict[str, Any]]] = raw.pop("samples")
-    judges = apply_judges(config.judges, samples)
+    task_errors |= drop_unsummarisable(samples, config.seed)
     record = _build_record(run_id, config, model, adapter, raw, samples, started_at, wall)
-    record["judges"] = judges
-    record["judged_by"] = _judged_by(samples, judges)
+    attach_judgements(record, config, samples)
+    mark_failed_tasks(record, task_errors)
     extra_files: dict[str, Path] = {}
     if served is not None:
         record["server"] = {**served.record, "requests_sent": getattr(lm, "requests_sent", None)}
         if served.log_path is not None and served.log_path.is_file():
             extra_files["server.log"] = served.log_path
+    return store_run(runs_root, run_id, record, samples, console, extra_files)
+
+
+def store_run(
+    runs_root: Path,
+    run_id: str,
+    record: dict[str, Any],
+    samples: dict[str, list[dict[str, Any]]],
+    console: Console,
+    extra_files: dict[str, Path] | None = None,
+) -> Path:
+    """Write the run (without machine paths: it may become a committed baseline), show it, index it."""
+    record = portable_record(record)
     run_dir = _record.write_run(runs_root, run_id, record, samples, extra_files)
     print_run(console, record, run_dir)
     _index_into_leaderboard(run_dir, console)
     return run_dir
+
+
+def attach_judgements(record: dict[str, Any], config: EvalConfig, samples: dict[str, list[dict[str, Any]]]) -> None:
+    """Run the configured LLM judges on the samples and record which layers judged each task."""
+    judges = apply_judges(config.judges, samples)
+    record["judges"] = judges
+    record["judged_by"] = _judged_by(samples, judges)
 
 
 def _judged_by(samples: dict[str, list[dict[str, Any]]], judges: list[dict[str, Any]] | None) -> dict[str, Any]:
@@ -124,6 +152,14 @@ def _judged_by(samples: dict[str, list[dict[str, Any]]], judges: list[dict[str, 
     from harness.scoring.crisis import judgement_identity
 
     return {"mh_crisis": {**judgement_identity(), "llm_judges": [j["name"] for j in judges or []]}}
+
+
+def mark_failed_tasks(record: dict[str, Any], task_errors: dict[str, str]) -> None:
+    """A run whose tasks did not all finish is written, but marked: the gate, the leaderboard and
+    ``baseline promote`` never take it for a complete run."""
+    if task_errors:
+        record["status"] = "incomplete"
+        record["task_errors"] = dict(sorted(task_errors.items()))
 
 
 def _index_into_leaderboard(run_dir: Path, console: Console) -> None:
@@ -180,7 +216,7 @@ def _build_record(
                 "n_original": raw.get("n-samples", {}).get(task, {}).get("original"),
                 "n_evaluated": len(rows),
                 "items_hash": _record.items_hash(rows),
-                "config_hash": _record.config_hash(raw.get("configs", {}).get(task, {})),
+                **task_identity(raw.get("configs", {}).get(task, {})),
                 "n_shot": raw.get("n-shot", {}).get(task),
             }
             for task, rows in samples.items()

@@ -50,8 +50,10 @@ def run_lm_eval(
     adapter: ResolvedAdapter | None,
     task_manager: Any,
     lm: Any = None,
+    samples: dict[str, list[int]] | None = None,
 ) -> dict[str, Any]:
-    """``lm``: an lm-eval LM object to use instead of the in-process hf model (the vllm backend)."""
+    """``lm``: an lm-eval LM object to use instead of the in-process hf model (the vllm backend).
+    ``samples``: task -> document indices to evaluate (ascending), instead of ``config.limit``."""
     from lm_eval import simple_evaluate
 
     model_args: dict[str, Any] = {"pretrained": str(model.path), "dtype": config.dtype}
@@ -71,6 +73,7 @@ def run_lm_eval(
         device=config.device,
         use_cache=cache,
         limit=config.limit,
+        samples=samples,
         log_samples=True,
         apply_chat_template=config.apply_chat_template,
         task_manager=task_manager,

@@ -8,7 +8,6 @@ import json
 import math
 import os
 import platform
-import re
 import shutil
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from typing import Any
 
 from harness.metrics import EVIDENCE_METRICS, record_metric
 from harness.paths import PROJECT_DIR
+from harness.run._identity import config_hash as config_hash  # re-exported: records and tests hash here
 from harness.stats import Estimate, estimate_mean, wilson_interval
 
 SCHEMA_VERSION = 1
@@ -105,7 +105,8 @@ def metric_estimate(name: str, rows: Sequence[Mapping[str, Any]], seed: int) -> 
     if any(isinstance(value, Mapping) for value in values):
         result = record_metric(name)([value for value in values if isinstance(value, Mapping)])
         low, high = wilson_interval(result.value * result.n, result.n)
-        return Estimate(result.value, result.n, low, high, "wilson").as_record()
+        # Units (pairs, groups) with members outside a --limit are left out; say how many.
+        return {**Estimate(result.value, result.n, low, high, "wilson").as_record(), "units_cut": result.cut}
     return estimate_mean([float(v) for v in values if v is not None and _is_number(v)], seed=seed).as_record()
 
 
@@ -148,17 +149,6 @@ def items_hash(rows: Iterable[Mapping[str, Any]]) -> str:
     for doc_hash in sorted(str(row.get("doc_hash")) for row in rows):
         digest.update(doc_hash.encode())
     return digest.hexdigest()
-
-
-_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
-
-
-def config_hash(task_config: Mapping[str, Any]) -> str:
-    """Hash of lm-eval's task config. Functions appear there as their repr, which carries a memory
-    address that changes from process to process ("<function f at 0x7f...>"); it is dropped, so
-    the same task definition hashes the same in every run."""
-    text = json.dumps(task_config, sort_keys=True, default=str)
-    return hashlib.sha256(_ADDRESS.sub("", text).encode()).hexdigest()
 
 
 def write_run(

@@ -13,7 +13,9 @@ from pathlib import Path
 from harness.errors import MindgateError
 from harness.paths import baselines_dir
 from harness.run import RECORD_NAME
+from harness.run._portable import portable_path, portable_record, portable_text
 from harness.store._db import utc_now
+from harness.store._index import VERDICTS_DIR
 from harness.store._rundir import read_run
 
 PROVENANCE_NAME = "BASELINE.json"
@@ -48,8 +50,16 @@ def promote_baseline(run_dir: Path | str, name: str, root: Path | None = None, f
     token = uuid.uuid4().hex[:8]
     staging, retired = root / f".partial-{name}-{token}", root / f".replaced-{name}-{token}"
     try:
-        shutil.copytree(run.run_dir, staging, ignore=shutil.ignore_patterns(".*"))
-        provenance = {"name": name, "run_id": run.run_id, "source": str(run.run_dir.resolve()), "promoted": utc_now()}
+        # Verdicts on the run as a candidate stay with the run; a baseline is a reference.
+        shutil.copytree(run.run_dir, staging, ignore=shutil.ignore_patterns(".*", VERDICTS_DIR))
+        # A baseline is committed and read on other machines: no path of this one in it (records
+        # written before runs were portable are made so here; their content is unchanged).
+        record = portable_record(run.record)
+        (staging / RECORD_NAME).write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        for log in staging.glob("*.log"):
+            log.write_text(portable_text(log.read_text(encoding="utf-8", errors="replace")), encoding="utf-8")
+        source = portable_path(run.run_dir) or f"a run directory outside the repository ({run.run_dir.name})"
+        provenance = {"name": name, "run_id": run.run_id, "source": source, "promoted": utc_now()}
         (staging / PROVENANCE_NAME).write_text(json.dumps(provenance, indent=2) + "\n", encoding="utf-8")
         if final.exists():
             os.replace(final, retired)

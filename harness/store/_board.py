@@ -58,7 +58,8 @@ def leaderboard_pivot_table(rows: Sequence[LeaderboardRow], title: str = "leader
         title=title,
         title_justify="left",
         caption="latest full run per model + adapter and task (a --limit run only where there is no full run, "
-        "marked 'limit'); main metric with its 95% CI and n; "
+        "marked 'limit'; a task finished in a run where another task failed only where no complete run has it, "
+        "marked 'incomplete run'; runs the gate stopped early are not shown); main metric with its 95% CI and n; "
         "↑ higher is better, ↓ lower is better; verdict: the latest gate decision on the row's runs",
         caption_justify="left",
         show_lines=True,
@@ -116,7 +117,8 @@ def _cell(row: LeaderboardRow | None) -> str:
     if row is None:
         return "[dim]-[/dim]"
     limited = "" if row.item_limit is None else f", limit {row.item_limit:g}"
-    return f"{format_estimate(row.value, row.ci_low, row.ci_high)}\n[dim]n={row.n}{limited}[/dim]"
+    incomplete = "" if row.run_status == "completed" else ", incomplete run"
+    return f"{format_estimate(row.value, row.ci_low, row.ci_high)}\n[dim]n={row.n}{limited}{incomplete}[/dim]"
 
 
 def _arrow(higher_is_better: bool | None) -> str:

@@ -16,18 +16,20 @@ from harness.store._db import DbPath, open_db
 # there is none, the latest run made with --limit (marked as such). So a later smoke run of one
 # task hides neither the model's results on the other tasks nor a full run of that task. The main
 # metric is the first in the task's metric list (position 0), so the task's own YAML decides it.
-# Identity is by content hash, not name.
+# Identity is by content hash, not name. A run marked incomplete (some task failed) contributes
+# the tasks it finished, ranked after complete runs of the same task and marked; a run the gate
+# stopped early contributes nothing: it holds part of its tasks only.
 _QUERY = """
 WITH candidates AS (
     SELECT r.run_id, r.created, r.model_name, r.model_hash, r.adapter_name, r.adapter_hash, r.backend,
-           r.item_limit, m.task, m.metric, m.value, m.n, m.ci_low, m.ci_high, m.higher_is_better,
+           r.item_limit, r.status, m.task, m.metric, m.value, m.n, m.ci_low, m.ci_high, m.higher_is_better,
            ROW_NUMBER() OVER (
                PARTITION BY r.model_hash, COALESCE(r.adapter_hash, ''), m.task
-               ORDER BY r.item_limit IS NOT NULL, r.created DESC, r.run_id DESC
+               ORDER BY r.item_limit IS NOT NULL, r.status != 'completed', r.created DESC, r.run_id DESC
            ) AS recency
     FROM task_metrics AS m JOIN runs AS r USING (run_id)
     WHERE m.position = 0
-      AND r.status = 'completed'
+      AND r.status IN ('completed', 'incomplete')
       AND (:task IS NULL AND m.is_group = 0 OR m.task = :task)
       AND (:base IS NULL OR r.model_name = :base OR r.model_hash = :base
            OR (length(:base) >= 8 AND r.model_hash LIKE :base || '%'))
@@ -39,7 +41,7 @@ latest_verdicts AS (
 )
 SELECT c.task, c.metric, c.value, c.n, c.ci_low, c.ci_high, c.higher_is_better,
        c.model_name, c.model_hash, c.adapter_name, c.adapter_hash, c.backend, c.run_id, c.created,
-       c.item_limit, v.verdict, v.baseline_run_id, v.created
+       c.item_limit, c.status, v.verdict, v.baseline_run_id, v.created
 FROM candidates AS c
 LEFT JOIN latest_verdicts AS v ON v.run_id = c.run_id AND v.recency = 1
 WHERE c.recency = 1
@@ -63,6 +65,7 @@ class LeaderboardRow:
     run_id: str
     created: str
     item_limit: float | None  # the run's --limit; None for a run of every item
+    run_status: str  # "completed", or "incomplete" when another task of the run failed
     verdict: str | None
     verdict_baseline_run_id: str | None
     verdict_created: str | None

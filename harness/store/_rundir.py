@@ -41,9 +41,10 @@ class StoredRun:
         info: dict[str, Any] = dict(self.record.get("tasks", {}).get(task, {}))
         config = self.record.get("lm_eval", {}).get("configs", {}).get(task)
         if config is not None:
-            # Recomputed from the stored config: records written before config_hash dropped memory
-            # addresses from function reprs would otherwise never match a run of another process.
-            from harness.run._record import config_hash
+            # Recomputed from the stored config, so that every record, whenever and wherever it
+            # was written, is hashed the same way: older records hashed the config with the memory
+            # addresses of function reprs and the absolute path of the task's YAML file in it.
+            from harness.run._identity import config_hash
 
             info["config_hash"] = config_hash(config)
         return info

@@ -6,13 +6,15 @@ Yes/No), so lm-eval computes each item's context once for all its options.
 
 from __future__ import annotations
 
+from collections import Counter
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from harness.dsm5 import NONE_LABEL, load_criteria
 from harness.errors import DataFormatError
 from harness.metrics import aggregate_records
-from harness.taskdata import jsonl_splits_loader
+from harness.taskdata import jsonl_splits_loader, read_jsonl
 
 _CRITERIA = load_criteria()
 # Fixed option order (alphabetical by name), "none of these" last; letters A, B, C, ...
@@ -31,8 +33,10 @@ def _check_item(row: dict[str, Any], where: str) -> None:
         raise DataFormatError(f"{where}: field 'meets_criteria' must be true or false")
 
 
+_DATA_DIR = Path(__file__).parent / "data"
+
 load_dataset = jsonl_splits_loader(
-    Path(__file__).parent / "data",
+    _DATA_DIR,
     required_fields=("item_id", "vignette", "gold_label", "disorder_id", "meets_criteria", "variant"),
     validate_row=_check_item,
 )
@@ -68,14 +72,24 @@ def meets_target(doc: dict[str, Any]) -> int:
     return 0 if doc["meets_criteria"] else 1  # choices are ["Yes", "No"]
 
 
+@cache
+def _invariance_group_sizes() -> Counter[str]:
+    """Members per invariance group in the whole item file: a --limit can cut a group, and the
+    metrics count only groups whose every member was evaluated."""
+    rows = read_jsonl(_DATA_DIR / "items.jsonl")
+    return Counter(str(row["invariance_group"]) for row in rows if row.get("invariance_group") is not None)
+
+
 def _item_record(doc: dict[str, Any], **prediction: Any) -> dict[str, Any]:
+    group = doc.get("invariance_group")
     return {
         "item_id": doc["item_id"],
         "disorder_id": doc["disorder_id"],
         "gold_label": doc["gold_label"],
         "meets_criteria": doc["meets_criteria"],
         "pair_ids": doc.get("pair_ids") or [],
-        "invariance_group": doc.get("invariance_group"),
+        "invariance_group": group,
+        "invariance_group_size": None if group is None else _invariance_group_sizes()[str(group)],
         **prediction,
     }
 

@@ -95,3 +95,15 @@ def test_chromium_renders_the_report_and_runs_no_script(report: Path, tmp_path: 
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom and "<script" not in dom.lower()
     assert parts.tags.count("svg") >= 3 and parts.tags.count("circle") >= 4  # 2 task plots + difference plot
     assert "REJECT" in dom and "no-harm" in dom  # the harmful reply fails the floor
+
+    # Safety first: the page opens with the floors judged on each run alone, before any score
+    text = " ".join(" ".join(parts.text).split())
+    floors, runs, scores = (text.index(h) for h in ("Safety floors", "Runs", "Scores per task"))
+    assert floors < runs < scores
+    floor_section = text[floors:runs]
+    assert "no-harm" in floor_section and "mh_crisis/harmful" in floor_section
+    assert "PASS" in floor_section and "FAIL" in floor_section  # the baseline passes, the candidate fails
+    assert "0.012 [0.002, 0.067] n=81" in floor_section  # the candidate's 1 harmful reply of 81
+    # and every metric of the crisis task is listed, the floor metric marked
+    every = text[text.index("Every metric per task") :]
+    assert "safe ↑" in every and "harmful ↓ floor" in every

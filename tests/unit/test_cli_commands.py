@@ -86,7 +86,8 @@ def test_a_promoted_baseline_is_gated_against_by_name(
     assert main(["baseline", "promote", "base", "--name", "suite-v1"]) == 0
     promoted = tmp_path / "baselines" / "suite-v1"
     assert read_run(promoted).record == read_run(runs / "base").record
-    assert json.loads((promoted / PROVENANCE_NAME).read_text())["run_id"] == "base"
+    provenance = json.loads((promoted / PROVENANCE_NAME).read_text())
+    assert provenance["run_id"] == "base" and str(tmp_path) not in json.dumps(provenance)
     assert not [path for path in promoted.parent.iterdir() if path.name.startswith(".")]  # no staging left
     db = str(tmp_path / "lb.db")
     assert main(["gate", "--candidate", "good", "--baseline", "suite-v1", "--rules", str(rules), "--db", db]) == 0
@@ -159,3 +160,20 @@ def test_leaderboard_table_and_exports(
     records = json.loads(capsys.readouterr().out)
     assert {record["task"] for record in records} == {"quiz"}
     assert [r["verdict"] for r in records if r["run_id"] == "harmful"] == ["reject"]
+
+
+def test_gate_needs_either_a_candidate_run_or_a_model_to_evaluate(
+    runs: Path, rules: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["gate", "--baseline", "base", "--rules", str(rules)]) == 2
+    assert "give either --candidate RUN" in capsys.readouterr().err
+    both = ["gate", "--baseline", "base", "--candidate", "good", "--adapter", "x=/nowhere", "--rules", str(rules)]
+    assert main(both) == 2
+
+
+def test_gate_driven_evaluation_refuses_a_limit_its_rules_would_refuse(
+    runs: Path, rules: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    command = ["gate", "--baseline", "base", "--model", "smollm2-135m-instruct", "--limit", "5", "--rules", str(rules)]
+    assert main(command) == 2
+    assert "refuses partial runs (allow_partial_runs: false)" in capsys.readouterr().err

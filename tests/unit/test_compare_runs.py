@@ -287,3 +287,15 @@ def test_rendered_comparison_shows_the_numbers(tmp_path: Path) -> None:
     for expected in ("sensitivity", "0.750", "1.000", "+0.250", f"{sensitivity.p_value:.3f}", "ppv", "not compared"):
         assert expected in text
     assert "n=4 cannot detect" in text
+
+
+def test_a_run_stopped_by_the_gate_is_compared_only_as_a_partial_run(tmp_path: Path) -> None:
+    full = write_run(tmp_path, "full", {"quiz": [sample_row(f"q{i}", {"acc": float(i % 2)}) for i in range(30)]})
+    stopped = write_run(tmp_path, "stopped", {"quiz": [sample_row(f"q{i}", {"acc": 1.0}) for i in range(10)]})
+    record = json.loads((stopped / "run.json").read_text())
+    record |= {"status": "stopped_by_gate", "gate_stop": {"rule": "no-harm"}}
+    (stopped / "run.json").write_text(json.dumps(record))
+    comparison = compare_runs(full, stopped)
+    (warning,) = [text for text in comparison.warnings if "NOT a full run" in text]
+    assert warning.startswith("run B (stopped) is NOT a full run") and "no-harm" in warning
+    assert comparison.get("quiz", "acc").n == 10

@@ -157,3 +157,32 @@ def test_metrics_on_generated_items_with_oracle_and_always_yes_answers() -> None
     assert minimal_pair_consistency(always_yes).value == 0.0
     negatives = sum(not r["meets_criteria"] for r in records)
     assert positive_predictive_value(always_yes).value == pytest.approx(1 - negatives / len(records))
+
+
+def test_a_pair_cut_by_a_limit_is_left_out_and_counted() -> None:
+    records = [
+        pair_record(["a:x", "a:y"], True, True, "a-positive"),
+        pair_record(["a:x"], False, False, "a-x"),  # a:y's negative is beyond the limit
+        pair_record(["b:z"], False, False, "b-z"),  # b:z's positive is beyond the limit
+    ]
+    result = minimal_pair_consistency(records)
+    assert (result.value, result.n, result.cut) == (1.0, 1, 2)
+    assert minimal_pair_consistency(records[:1]).cut == 2 and math.isnan(minimal_pair_consistency(records[:1]).value)
+
+
+def test_an_invariance_group_cut_by_a_limit_is_not_a_smaller_group() -> None:
+    def member(group: str, label: str) -> Record:
+        return {"invariance_group": group, "invariance_group_size": 3, "predicted_label": label, "gold_label": "panic"}
+
+    whole = [member("g1", "panic")] * 3
+    cut = [member("g2", "panic"), member("g2", "panic")]  # its third member differs, but was not evaluated
+    result = invariance([*whole, *cut])
+    assert (result.value, result.n, result.cut) == (1.0, 1, 1)
+    assert invariance_correct([*whole, *cut]).n == 1
+    with pytest.raises(ValueError, match="invariance group 'g1' has 4 records but its items say it has 3"):
+        invariance([*whole, member("g1", "panic")])
+
+
+def test_records_without_group_sizes_count_groups_of_two_or_more_as_before() -> None:
+    records: list[Record] = [{"invariance_group": "g", "predicted_label": "x"}] * 2
+    assert (invariance(records).n, invariance(records).cut) == (1, 0)

@@ -509,3 +509,47 @@ def test_the_shipped_rules_decide_a_full_suite(tmp_path: Path) -> None:
     rejected = evaluate_gate(full_suite_run(tmp_path, "harmful", harmful=[10]), baseline)
     assert rejected.verdict == "reject"
     assert [r.rule.id for r in rejected.results if r.rejects] == ["crisis-no-harmful-replies"]
+
+
+def test_a_partial_rules_file_pairs_a_limited_candidate_with_a_full_baseline(tmp_path: Path) -> None:
+    baseline = write_run(tmp_path, "baseline", {"mh_crisis": crisis_rows(), "quiz": quiz_rows(range(150))})
+    candidate = write_run(
+        tmp_path, "candidate", {"mh_crisis": crisis_rows(n=20), "quiz": quiz_rows(range(30), n=40)}, n_original=200
+    )
+    with pytest.raises(GateInputError, match="evaluated 40 of the 200 items of quiz"):
+        evaluate_gate(candidate, baseline, rules_file(tmp_path, QUIZ_NON_INFERIOR))
+    decision = evaluate_gate(candidate, baseline, rules_file(tmp_path, QUIZ_NON_INFERIOR, allow_partial_runs=True))
+    numbers = decision.result("quiz-ni").numbers
+    assert isinstance(numbers, PairedEvidence) and numbers.n == 40 and numbers.one_sided == N_QUIZ - 40
+    assert decision.verdict in ("accept", "reject")
+
+
+@pytest.mark.parametrize(
+    ("status", "extra", "message"),
+    [
+        ("stopped_by_gate", {"gate_stop": {"rule": "no-harm"}}, "the gate stopped its evaluation early \\(no-harm"),
+        ("incomplete", {"task_errors": {"quiz": "task quiz: scoring failed"}}, "tasks failed: task quiz: scoring"),
+    ],
+)
+def test_a_run_that_is_not_complete_is_never_gated_as_one(
+    tmp_path: Path, status: str, extra: Mapping[str, Any], message: str
+) -> None:
+    candidate, baseline = suite_runs(tmp_path)
+    record = json.loads((candidate / "run.json").read_text())
+    (candidate / "run.json").write_text(json.dumps({**record, "status": status, **extra}))
+    with pytest.raises(GateInputError, match=f"status '{status}', not 'completed': {message}"):
+        evaluate_gate(candidate, baseline, rules_file(tmp_path, HARMFUL_FLOOR))
+
+
+def test_floors_are_judged_on_one_run_alone(tmp_path: Path) -> None:
+    from harness.gate import floor_checks, load_rules
+
+    run = write_run(tmp_path, "run", {"mh_crisis": crisis_rows(harmful=[3]), "quiz": quiz_rows(range(10))})
+    record = json.loads((run / "run.json").read_text())
+    missing = {**HARMFUL_FLOOR, "id": "toxic", "task": "mh_toxicity", "metric": "toxicity_rate", "optional": True}
+    checks = floor_checks(record, load_rules(rules_file(tmp_path, HARMFUL_FLOOR, QUIZ_NON_INFERIOR, missing)))
+    assert [(check.rule.id, check.status) for check in checks] == [("no-harm", "fail"), ("toxic", "not_evaluated")]
+    assert checks[0].numbers is not None and checks[0].numbers.n == 80 and "(1 of 80)" in checks[0].evidence
+    record["tasks"]["mh_crisis"]["n_original"] = 124
+    partial = floor_checks(record, load_rules(rules_file(tmp_path, HARMFUL_FLOOR)))[0]
+    assert partial.partial == "80 of 124 items" and "the gate would refuse it" in partial.evidence

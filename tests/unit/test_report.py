@@ -3,6 +3,7 @@ from run directories written the way ``mindgate eval`` writes them."""
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import xml.etree.ElementTree as ET
@@ -228,3 +229,41 @@ def test_default_paths_and_atomic_writes(tmp_path: Path) -> None:
     write_atomically(target, "old")
     write_atomically(target, "new")
     assert target.read_text() == "new" and [p.name for p in target.parent.iterdir()] == ["page.html"]
+
+
+def test_the_page_opens_with_the_safety_floors_of_each_run(tmp_path: Path) -> None:
+    baseline, candidate = two_runs(tmp_path, candidate_crisis=crisis_rows(harmful=[5]))
+    rules = rules_file(tmp_path, HARMFUL_FLOOR, QUIZ_NON_INFERIOR)
+    for runs in ([candidate], [baseline, candidate]):  # with and without a baseline
+        page = render_report(gather_report(runs, rules_path=rules))
+        floors, scores = page.index("<h2>Safety floors</h2>"), page.index("<h2>Scores per task</h2>")
+        assert floors < page.index("<h2>Runs</h2>") < scores
+        section = page[floors:scores]
+        assert "no-harm" in section and "mh_crisis/harmful" in section
+        assert 'class="fail">FAIL<' in section and "0.013 [0.002, 0.067]" in section and "n=80" in section
+        assert "(1 of 80)" in section  # the evidence of the failing floor
+    page = render_report(gather_report([baseline], rules_path=rules))
+    assert 'class="pass">PASS<' in page[page.index("<h2>Safety floors</h2>") : page.index("<h2>Runs</h2>")]
+
+
+def test_every_metric_of_a_task_is_listed_with_floor_metrics_marked(tmp_path: Path) -> None:
+    rows = crisis_rows(harmful=[2])
+    for row in rows:  # a task that logs more metrics than the factory's: the report shows them all
+        row["metrics"] = [*row["metrics"], "referral_imminent"]
+        row["referral_imminent"] = None if row["doc"]["id"] != "c4" else 0.0
+    run = write_run(tmp_path / "runs", "r", {"mh_crisis": rows})
+    page = render_report(gather_report([run], rules_path=rules_file(tmp_path, HARMFUL_FLOOR)))
+    section = page[page.index("<h2>Every metric per task</h2>") :]
+    for metric in ("safe", "harmful", "referral_imminent"):
+        assert f"<td>{metric}" in section, metric
+    assert 'harmful ↓ <span class="fail">floor</span>' in section
+    assert "0.000 [0.000, 0.793]" in section  # referral_imminent over its one item
+
+
+def test_a_run_stopped_by_the_gate_is_marked_as_partial(tmp_path: Path) -> None:
+    run = write_run(tmp_path / "runs", "r", {"mh_crisis": crisis_rows(harmful=[1])}, status="stopped_by_gate")
+    record = json.loads((run / "run.json").read_text())
+    stop = {"rule": "no-harm", "task": "mh_crisis", "items_seen": 16, "items_planned": 124, "evidence": "E."}
+    (run / "run.json").write_text(json.dumps({**record, "gate_stop": stop}))
+    page = render_report(gather_report([run], rules_path=rules_file(tmp_path, HARMFUL_FLOOR)))
+    assert "Partial run: the gate stopped this evaluation after 16 of 124 items of mh_crisis" in page

@@ -49,6 +49,7 @@ def write_run(
     adapter: str | None = None,
     tasks: Sequence[str] = ("quiz",),
     limit: float | None = None,
+    status: str = "completed",
 ) -> Path:
     """A run directory with the real writer: ``correct`` of ``n`` items right on each task, plus a
     None-valued metric and a record-valued one that the samples table must leave out."""
@@ -69,7 +70,7 @@ def write_run(
     }
     record = {
         "run_id": run_id,
-        "status": "completed",
+        "status": status,
         "started_at_unix": started,
         "wall_time_s": 12.5,
         "backend": "hf",
@@ -235,6 +236,23 @@ def test_a_later_limit_run_does_not_hide_a_full_run(tmp_path: Path) -> None:
     print_leaderboard(rows, Console(file=buffer, width=200, color_system=None))
     text = buffer.getvalue()
     assert "n=10, limit 10" in text and text.count("limit 10") == 1
+
+
+def test_incomplete_runs_are_marked_and_runs_stopped_by_the_gate_are_left_out(tmp_path: Path) -> None:
+    runs, db = tmp_path / "runs", tmp_path / "lb.db"
+    write_run(runs, "full", correct=4, started=1.0e9, tasks=("quiz",))
+    write_run(runs, "broken", correct=9, started=2.0e9, tasks=("quiz", "crisis"), status="incomplete")
+    write_run(runs, "stopped", correct=1, started=3.0e9, tasks=("crisis",), adapter="bad", status="stopped_by_gate")
+    rebuild(db, runs)
+    rows = leaderboard(db)
+    # quiz: the complete run, though the incomplete one is newer; crisis: only the incomplete run has it
+    assert {row.task: (row.run_id, row.run_status) for row in rows} == {
+        "quiz": ("full", "completed"),
+        "crisis": ("broken", "incomplete"),
+    }
+    buffer = io.StringIO()
+    print_leaderboard(rows, Console(file=buffer, width=200, color_system=None))
+    assert buffer.getvalue().count("incomplete run") == 2  # the crisis cell, and the caption
 
 
 def test_lower_is_better_metrics_rank_ascending(tmp_path: Path) -> None:
