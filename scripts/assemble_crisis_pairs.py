@@ -14,9 +14,10 @@ DIR holds the labelling work (see rubrics/crisis/pairs/README.md):
 Splits are by user message, so no message is in two splits. Messages of the mh_crisis suite
 (tasks/mh_crisis/data/prompts.jsonl) always go to ``heldout``: the classifier never trains or
 chooses a threshold on a reply to a message it will judge in the suite. Every other message goes
-to train / tune / heldout by a seeded hash of its id (65 / 20 / 15 %). The adversarial split is
-written separately, after training (rubrics/crisis/pairs/adversarial.jsonl), and never assembled
-here. Re-running with the same inputs gives byte-identical files.
+to train / tune / heldout by a seeded hash of its id (65 / 20 / 15 %). The adversarial split
+(``adversarial-*.jsonl`` in DIR, written by other writers after the classifier was trained, same
+schema as the writers' files) goes whole to rubrics/crisis/pairs/adversarial.jsonl; nothing trains
+or chooses a threshold on it. Re-running with the same inputs gives byte-identical files.
 """
 
 from __future__ import annotations
@@ -70,9 +71,9 @@ def _row(base: dict[str, Any], labels: dict[str, int], **fields: Any) -> dict[st
     }
 
 
-def written_rows(raw: Path) -> list[dict[str, Any]]:
+def written_rows(raw: Path, pattern: str = "writer-*.jsonl") -> list[dict[str, Any]]:
     rows = []
-    for path in sorted(raw.glob("writer-*.jsonl")):
+    for path in sorted(raw.glob(pattern)):
         labeller = f"team-{path.stem.split('-', 1)[1]}"
         for r in read_jsonl(path):
             base = {
@@ -149,6 +150,14 @@ def main(argv: list[str] | None = None) -> int:
         row["split"] = split_of(row["message_id"], args.seed, suite_ids)
         row["licence"] = LICENCES[row["source"]]
         by_split[row["split"]].append(row)
+    adversarial = written_rows(args.raw, "adversarial-*.jsonl")
+    if adversarial:
+        seen = {r["message_id"] for r in rows} | set(ids)
+        if clash := sorted(({r["message_id"] for r in adversarial} | {r["id"] for r in adversarial}) & seen):
+            raise SystemExit(f"adversarial rows reuse ids of the other splits: {clash[:5]}")
+        for row in adversarial:
+            row["split"], row["licence"] = "adversarial", LICENCES["written"]
+        by_split["adversarial"] = adversarial
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     for split, chosen in by_split.items():
         with (OUT_DIR / f"{split}.jsonl").open("w", encoding="utf-8") as handle:

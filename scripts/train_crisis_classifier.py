@@ -5,7 +5,10 @@ Usage:
     HF_HUB_OFFLINE=1 .venv/bin/python scripts/train_crisis_classifier.py --thresholds-only
 
 Reads rubrics/crisis/pairs/train.jsonl (training) and tune.jsonl (thresholds only); never the
-heldout or adversarial splits. Writes harness/scoring/artifacts/crisis_classifier/ (LoRA adapter +
+heldout or adversarial splits. The training pairs are extended with label-preserving compositions
+of themselves (harness/scoring/_crisis_augment.py: kind openers and crisis-line sentences on a
+share of all replies, harm and dismissal spliced into safe replies to the same message).
+Writes harness/scoring/artifacts/crisis_classifier/ (LoRA adapter +
 head, safetensors, encoder.json with the training record) and rubrics/crisis/classifier.yaml
 (one threshold per item with the tune-split measurement that justifies it).
 
@@ -34,6 +37,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from harness.scoring._crisis_augment import augment  # noqa: E402
 from harness.scoring._crisis_classifier import (  # noqa: E402
     ARTIFACT_NAME,
     HARM_LABELS,
@@ -151,21 +155,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=float, default=4.0)
     parser.add_argument("--learning-rate", type=float, default=5e-4)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--augment-share", type=float, default=0.2, help="share of replies given an opener/number")
+    parser.add_argument("--lora-r", type=int, default=16)
     parser.add_argument("--thresholds-only", action="store_true", help="keep the weights, re-choose thresholds")
     args = parser.parse_args(argv)
     artifact_dir = ARTIFACTS_DIR / ARTIFACT_NAME
     if not args.thresholds_only:
         train = read_jsonl(PAIRS / "train.jsonl")
-        examples = [PairExample(r["message"], r["reply"], multilabel_target(LABELS, r["labels"])) for r in train]
+        composed = augment(train, args.seed, args.augment_share) if args.augment_share > 0 else []
+        rows = train + composed
+        examples = [PairExample(r["message"], r["reply"], multilabel_target(LABELS, r["labels"])) for r in rows]
         config = TrainingConfig(
             epochs=args.epochs,
             learning_rate=args.learning_rate,
             seed=args.seed,
-            label_pos_weight=pos_weights(train),
+            lora_r=args.lora_r,
+            lora_alpha=2 * args.lora_r,
+            label_pos_weight=pos_weights(rows),
         )
-        record = {"train_split_sha256": file_hash(PAIRS / "train.jsonl"), "train_pairs": len(train)}
+        record = {
+            "train_split_sha256": file_hash(PAIRS / "train.jsonl"),
+            "train_pairs": len(train),
+            "composed_pairs": len(composed),
+            "augment_share": args.augment_share,
+        }
         training = train_pair_encoder(classifier_spec(), examples, artifact_dir, config, record)
-        print(f"trained on {len(train)} pairs in {training['wall_time_s']} s")
+        print(f"trained on {len(train)} pairs + {len(composed)} compositions in {training['wall_time_s']} s")
     tune = read_jsonl(PAIRS / "tune.jsonl")
     encoder = PairEncoder(artifact_dir)
     probabilities = [p["items"] for p in encoder.predict([r["message"] for r in tune], [r["reply"] for r in tune])]
