@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from lm_eval.api.registry import register_model
 from lm_eval.models.huggingface import HFLM
 
+from harness.backends import SHARED_PREFIX_MODEL
 from harness.backends._prefix_plan import (
     PackedRow,
     ScoredSequence,
@@ -38,13 +39,12 @@ from harness.backends._prefix_plan import (
     scored_sequence,
 )
 
-MODEL_NAME = "mindgate-hf"
 _MASKABLE_ATTENTION = ("sdpa", "eager")  # kernels that honour a custom 4-D attention mask
 LoglikelihoodRequest = tuple[tuple[str, str], list[int], list[int]]
 
 
-@register_model(MODEL_NAME)
-class SharedPrefixHFLM(HFLM):  # type: ignore[misc]
+@register_model(SHARED_PREFIX_MODEL)
+class SharedPrefixHFLM(HFLM):
     """``HFLM`` plus the options below; every other argument is ``HFLM``'s."""
 
     def __init__(
@@ -96,7 +96,9 @@ class SharedPrefixHFLM(HFLM):  # type: ignore[misc]
             raise RuntimeError(f"shared-prefix scoring left {len(missing)} requests without an answer")
         return [answer for answer in results if answer is not None]
 
-    def _score_rows(self, rows: Sequence[PackedRow], sequences: Sequence[ScoredSequence]) -> dict[int, tuple[float, bool]]:
+    def _score_rows(
+        self, rows: Sequence[PackedRow], sequences: Sequence[ScoredSequence]
+    ) -> dict[int, tuple[float, bool]]:
         width = max(len(row) for row in rows)
         keep = max(row.n_needed for row in rows)
         input_ids, positions, mask = self._row_tensors(rows, width)
@@ -135,7 +137,9 @@ class SharedPrefixHFLM(HFLM):  # type: ignore[misc]
         pad = self.tokenizer.pad_token_id
         return int(pad) if pad is not None else int(self.eot_token_id)
 
-    def _forward_kept(self, input_ids: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor, keep: int) -> torch.Tensor:
+    def _forward_kept(
+        self, input_ids: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor, keep: int
+    ) -> torch.Tensor:
         with (
             torch.no_grad(),
             torch.autocast(
@@ -178,7 +182,7 @@ class SharedPrefixHFLM(HFLM):  # type: ignore[misc]
         if self.generation_batch_size is None:
             yield
             return
-        saved = self.batch_size_per_gpu
+        saved: int = self.batch_size_per_gpu  # type: ignore[has-type]
         self.batch_size_per_gpu = self.generation_batch_size
         try:
             yield

@@ -26,6 +26,7 @@ from harness.run._display import print_run
 from harness.run._judging import apply_judges
 from harness.run._lmeval import run_lm_eval
 from harness.run._tasks import task_manager
+from harness.run._timing import timing_scope, timing_summary
 
 SUPPORTED_BACKENDS = ("hf", "vllm")
 
@@ -99,11 +100,15 @@ def _evaluate_one(
             concurrency=config.concurrency,
             max_length=config.max_model_len,
         )
-    raw = run_lm_eval(config, model, adapter, manager, lm)
-    wall = time.monotonic() - started
-    samples: dict[str, list[dict[str, Any]]] = raw.pop("samples")
-    judges = apply_judges(config.judges, samples)
-    record = _build_record(run_id, config, model, adapter, raw, samples, started_at, wall)
+    with timing_scope() as timing:
+        raw = run_lm_eval(config, model, adapter, manager, lm, console=console)
+        wall = time.monotonic() - started
+        samples: dict[str, list[dict[str, Any]]] = raw.pop("samples")
+        with timing.stage("scoring"):
+            judges = apply_judges(config.judges, samples)
+        with timing.stage("aggregation"):
+            record = _build_record(run_id, config, model, adapter, raw, samples, started_at, wall)
+    record["timing"] = timing.as_record()
     record["judges"] = judges
     record["judged_by"] = _judged_by(samples, judges)
     extra_files: dict[str, Path] = {}
@@ -113,6 +118,7 @@ def _evaluate_one(
             extra_files["server.log"] = served.log_path
     run_dir = _record.write_run(runs_root, run_id, record, samples, extra_files)
     print_run(console, record, run_dir)
+    console.print(timing_summary(record), markup=False, highlight=False)
     _index_into_leaderboard(run_dir, console)
     return run_dir
 
