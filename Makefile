@@ -3,7 +3,9 @@
 #   make install              build .venv (VLLM=auto|cpu|cuda|none; auto = cuda if nvidia-smi sees a GPU)
 #   make eval [MODEL=...] [ADAPTER="a=path b=path"] [TASKS=...] [LIMIT=N] [BACKEND=hf|vllm]
 #   make serve [MODEL=...] [ADAPTER="a=path b=path"]   a vLLM server (canary-checked) until Ctrl-C
-#   make bench                vllm backend vs vLLM's own benchmark, vs hf, resume cost (idle machine!)
+#   make bench                vllm backend vs vLLM's own benchmark, vs hf, resume cost; hf backend vs lm-eval
+#                             alone on the multiple-choice tasks (idle machine!)
+#   make bench-suite [BEFORE=1]   wall time of the whole mh_suite (BEFORE=1: also the old way, and compare)
 #   make test                 fast + integration tests (slow ones excluded)
 #   make test-slow            only the tests marked slow
 #   make check                ruff + mypy on the package
@@ -35,7 +37,7 @@ export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 
-.PHONY: help install eval serve bench test test-slow check gate report leaderboard scorers clean-cache
+.PHONY: help install eval serve bench bench-suite test test-slow check gate report leaderboard scorers clean-cache
 
 help:
 	@awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' Makefile
@@ -50,9 +52,15 @@ eval: install
 serve: install
 	$(BIN)/mindgate serve --model $(MODEL) $(foreach a,$(ADAPTER),--adapter $(a))
 
-# Writes reports/bench/vllm-backend.{json,md}; run it on an otherwise idle machine.
+# Writes reports/bench/vllm-backend.{json,md} and hf-speed.{json,md}; run it on an otherwise idle machine.
+BENCH_LIMIT ?= 60
 bench: install
 	$(BIN)/python scripts/bench_vllm.py
+	$(BIN)/python scripts/bench_speed.py --limit $(BENCH_LIMIT)
+
+# Writes reports/bench/hf-suite.{json,md}: the whole suite once (BEFORE=1: twice), so allow an hour.
+bench-suite: install
+	$(BIN)/python scripts/bench_suite.py $(if $(BEFORE),--before)
 
 # pytest exits 5 when it collects no tests; that is reported, not treated as a crash.
 test: install

@@ -38,9 +38,10 @@ from harness.run import (
     store_run,
 )
 from harness.run._isolate import describe_failure
-from harness.run._lmeval import run_lm_eval
+from harness.run._lmeval import hf_lm, run_lm_eval
 from harness.run._record import new_run_id
 from harness.run._tasks import task_manager
+from harness.run._timing import timing_scope
 from harness.store import StoredRun, read_run
 
 DEFAULT_CHUNK = 32
@@ -72,7 +73,9 @@ class _Session:
 
     def run(self, names: tuple[str, ...], samples: dict[str, list[int]] | None = None) -> dict[str, Any]:
         chunk_config = replace(self.config, tasks=names, limit=None if samples else self.config.limit)
-        return run_lm_eval(chunk_config, self.model, self.adapter, self.manager, self.lm, samples=samples)
+        return run_lm_eval(
+            chunk_config, self.model, self.adapter, self.manager, self.lm, samples=samples, console=self.console
+        )
 
 
 def gate_evaluate(
@@ -95,25 +98,29 @@ def gate_evaluate(
     if adapter is not None:
         check_adapter_fits(adapter, model.path)
     config = replace(config, tasks=plan.names)
-    session = _Session(config, model, adapter, manager, _hf_lm(config, model, adapter), console)
-    run_id = new_run_id(model.name, adapter.name if adapter else None)
-    console.print(
-        f"[bold]mindgate gate[/bold] run {run_id}: floors first on {', '.join(plan.floor_tasks) or '(none)'}, "
-        f"then {', '.join(plan.rest) or '(nothing else)'}"
-    )
-    started_at, started = time.time(), time.monotonic()
-    raw: dict[str, Any] = {}
-    errors: dict[str, str] = {}
-    stop = _floor_phase(session, plan, rules, baseline, chunk_size, raw, errors)
-    if stop is None and not errors and plan.rest:
-        rest, rest_errors = run_isolated(session.run, plan.rest, manager, console)
-        merge_results(raw, rest)
-        errors |= rest_errors
-    for group, members in plan.expanded.items():
-        raw.setdefault("group_subtasks", {})[group] = [m for m in members if m in raw.get("samples", {})]
-    samples = {task: sorted(rows, key=lambda row: row["doc_id"]) for task, rows in raw.pop("samples", {}).items()}
-    record = build_record(run_id, config, model, adapter, raw, samples, started_at, time.monotonic() - started)
-    attach_judgements(record, config, samples)
+    with timing_scope() as timing:
+        session = _Session(config, model, adapter, manager, hf_lm(config, model, adapter), console)
+        run_id = new_run_id(model.name, adapter.name if adapter else None)
+        console.print(
+            f"[bold]mindgate gate[/bold] run {run_id}: floors first on {', '.join(plan.floor_tasks) or '(none)'}, "
+            f"then {', '.join(plan.rest) or '(nothing else)'}"
+        )
+        started_at, started = time.time(), time.monotonic()
+        raw: dict[str, Any] = {}
+        errors: dict[str, str] = {}
+        stop = _floor_phase(session, plan, rules, baseline, chunk_size, raw, errors)
+        if stop is None and not errors and plan.rest:
+            rest, rest_errors = run_isolated(session.run, plan.rest, manager, console)
+            merge_results(raw, rest)
+            errors |= rest_errors
+        for group, members in plan.expanded.items():
+            raw.setdefault("group_subtasks", {})[group] = [m for m in members if m in raw.get("samples", {})]
+        samples = {task: sorted(rows, key=lambda row: row["doc_id"]) for task, rows in raw.pop("samples", {}).items()}
+        with timing.stage("aggregation"):
+            record = build_record(run_id, config, model, adapter, raw, samples, started_at, time.monotonic() - started)
+        with timing.stage("scoring"):
+            attach_judgements(record, config, samples)
+    record["timing"] = timing.as_record()
     mark_failed_tasks(record, errors)
     record["gate"] = {
         "baseline_run_id": baseline.run_id,
@@ -146,16 +153,6 @@ def _check_settings(config: EvalConfig, rules: GateRules, chunk_size: int) -> No
         )
     if chunk_size < 1:
         raise GateInputError(f"--chunk-size {chunk_size}: evaluate at least one document per chunk")
-
-
-def _hf_lm(config: EvalConfig, model: ResolvedModel, adapter: ResolvedAdapter | None) -> Any:
-    """One in-process model for every chunk (the arguments ``run_lm_eval`` gives lm-eval's hf model)."""
-    from lm_eval.api.registry import get_model
-
-    args: dict[str, Any] = {"pretrained": str(model.path), "dtype": config.dtype}
-    if adapter is not None:
-        args["peft"] = str(adapter.path)
-    return get_model("hf").create_from_arg_obj(args, {"batch_size": config.batch_size, "device": config.device})
 
 
 def _floor_phase(

@@ -71,6 +71,18 @@ class EvalConfig:
         default=True,
         metadata={"help": "keep finished requests on disk so an interrupted run resumes (keyed by model+adapter hash)"},
     )
+    shared_prefix: bool = field(
+        default=True,
+        metadata={
+            "help": "hf backend: compute each shared prefix once (a multiple-choice context for all its options, a "
+            "beginning several prompts share) with the same answers; --no-shared-prefix scores with lm-eval's own hf "
+            "model"
+        },
+    )
+    generation_batch_size: int | None = field(
+        default=None,
+        metadata={"help": "hf backend: generation requests per batch (default: the size measured fastest on CPU)"},
+    )
 
     def as_record(self) -> dict[str, Any]:
         record = asdict(self)

@@ -29,6 +29,7 @@ from harness.run._judging import apply_judges
 from harness.run._lmeval import run_lm_eval
 from harness.run._portable import portable_record
 from harness.run._tasks import task_manager
+from harness.run._timing import timing_scope, timing_summary
 
 SUPPORTED_BACKENDS = ("hf", "vllm")
 
@@ -102,17 +103,21 @@ def _evaluate_one(
             concurrency=config.concurrency,
             max_length=config.max_model_len,
         )
-    raw, task_errors = run_isolated(
-        lambda names: run_lm_eval(replace(config, tasks=names), model, adapter, manager, lm),
-        config.tasks,
-        manager,
-        console,
-    )
-    wall = time.monotonic() - started
-    samples: dict[str, list[dict[str, Any]]] = raw.pop("samples")
-    task_errors |= drop_unsummarisable(samples, config.seed)
-    record = _build_record(run_id, config, model, adapter, raw, samples, started_at, wall)
-    attach_judgements(record, config, samples)
+    with timing_scope() as timing:
+        raw, task_errors = run_isolated(
+            lambda names: run_lm_eval(replace(config, tasks=names), model, adapter, manager, lm, console=console),
+            config.tasks,
+            manager,
+            console,
+        )
+        wall = time.monotonic() - started
+        samples: dict[str, list[dict[str, Any]]] = raw.pop("samples")
+        task_errors |= drop_unsummarisable(samples, config.seed)
+        with timing.stage("aggregation"):
+            record = _build_record(run_id, config, model, adapter, raw, samples, started_at, wall)
+        with timing.stage("scoring"):
+            attach_judgements(record, config, samples)
+    record["timing"] = timing.as_record()
     mark_failed_tasks(record, task_errors)
     extra_files: dict[str, Path] = {}
     if served is not None:
@@ -134,6 +139,7 @@ def store_run(
     record = portable_record(record)
     run_dir = _record.write_run(runs_root, run_id, record, samples, extra_files)
     print_run(console, record, run_dir)
+    console.print(timing_summary(record), markup=False, highlight=False)
     _index_into_leaderboard(run_dir, console)
     return run_dir
 

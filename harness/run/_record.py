@@ -20,6 +20,7 @@ from typing import Any
 from harness.metrics import EVIDENCE_METRICS, record_metric
 from harness.paths import PROJECT_DIR
 from harness.run._identity import config_hash as config_hash  # re-exported: records and tests hash here
+from harness.run._timing import record_store_time
 from harness.stats import Estimate, estimate_mean, wilson_interval
 
 SCHEMA_VERSION = 1
@@ -164,6 +165,7 @@ def write_run(
     staging = runs_root / f".partial-{run_id}"
     final = runs_root / run_id
     staging.mkdir()
+    started = time.monotonic()
     try:
         (staging / "samples").mkdir()
         for task, rows in samples.items():
@@ -172,6 +174,7 @@ def write_run(
                     handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
         for name, source in (extra_files or {}).items():
             shutil.copyfile(source, staging / name)
+        record_store_time(record, time.monotonic() - started)
         _write_json(staging / RECORD_NAME, record)
         os.replace(staging, final)
     except BaseException:
