@@ -38,7 +38,7 @@ from harness.run import (
     store_run,
 )
 from harness.run._isolate import describe_failure
-from harness.run._lmeval import hf_lm, run_lm_eval
+from harness.run._lmeval import generation_batch_size, hf_lm, run_lm_eval
 from harness.run._record import new_run_id
 from harness.run._tasks import task_manager
 from harness.run._timing import timing_scope
@@ -97,7 +97,7 @@ def gate_evaluate(
     adapter = resolve_adapter(config.adapters[0]) if config.adapters else None
     if adapter is not None:
         check_adapter_fits(adapter, model.path)
-    config = replace(config, tasks=plan.names)
+    config = replace(config, tasks=plan.names, generation_batch_size=generation_batch_size(config))
     with timing_scope() as timing:
         session = _Session(config, model, adapter, manager, hf_lm(config, model, adapter), console)
         run_id = new_run_id(model.name, adapter.name if adapter else None)

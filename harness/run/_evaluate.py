@@ -26,7 +26,7 @@ from harness.run._display import print_run
 from harness.run._identity import task_identity
 from harness.run._isolate import drop_unsummarisable, run_isolated
 from harness.run._judging import apply_judges
-from harness.run._lmeval import run_lm_eval
+from harness.run._lmeval import generation_batch_size, run_lm_eval
 from harness.run._portable import portable_record
 from harness.run._tasks import task_manager
 from harness.run._timing import timing_scope, timing_summary
@@ -87,6 +87,10 @@ def _evaluate_one(
     runs_root: Path,
     served: ServedTarget | None = None,
 ) -> Path:
+    if served is None:
+        # the record names the batch size generation really used: sampled replies (mh_toxicity)
+        # depend on it, since each batch draws from the seeded generator in turn
+        config = replace(config, generation_batch_size=generation_batch_size(config))
     run_id = _record.new_run_id(model.name, adapter.name if adapter else None)
     console.print(f"[bold]mindgate[/bold] run {run_id}: {model.name}" + (f" + {adapter.name}" if adapter else ""))
     started_at = time.time()
