@@ -13,7 +13,7 @@ from harness.run._identity import canonical_task_config, config_hash, task_ident
 from harness.run._portable import OUTSIDE, portable_path, portable_record, portable_text
 from harness.store import read_run
 
-BASELINE = PROJECT_DIR / "reports" / "baselines" / "smollm2-135m-suite-v1"
+BASELINE = PROJECT_DIR / "reports" / "baselines" / "smollm2-135m-suite-v2"
 
 
 def _task(folder: Path) -> Path:
@@ -52,13 +52,21 @@ def test_the_config_hash_is_the_same_in_two_checkouts_and_two_processes(tmp_path
     assert config_hash(changed) != config_hash(one)
 
 
-def test_the_committed_baseline_is_rehashed_without_its_checkout_path() -> None:
-    baseline = read_run(BASELINE)
-    stored = baseline.record["lm_eval"]["configs"]["mh_crisis"]
-    assert stored["metadata"]["config_source"].startswith("/")  # written before this was fixed
-    moved = {**stored, "metadata": {**stored["metadata"], "config_source": "/elsewhere/tasks/mh_crisis/mh_crisis.yaml"}}
+def test_a_record_written_before_portability_is_rehashed_without_its_checkout_path(tmp_path: Path) -> None:
+    """Records made before task identity was portable stored lm-eval's config_source (the YAML's
+    absolute path) and a config hash that included it; read back, they get the path-free hash."""
+    legacy = tmp_path / "legacy-run"
+    shutil.copytree(BASELINE, legacy)
+    record = json.loads((legacy / "run.json").read_text())
+    config = record["lm_eval"]["configs"]["mh_crisis"]
+    config.setdefault("metadata", {})["config_source"] = "/old/machine/checkout/tasks/mh_crisis/mh_crisis.yaml"
+    record["tasks"]["mh_crisis"]["config_hash"] = "0" * 64  # what the path-dependent hash gave there
+    (legacy / "run.json").write_text(json.dumps(record))
+    baseline = read_run(legacy)
+    moved = {**config, "metadata": {**config["metadata"], "config_source": "/elsewhere/tasks/mh_crisis/mh_crisis.yaml"}}
     assert baseline.task_info("mh_crisis")["config_hash"] == config_hash(moved)
-    assert baseline.task_info("mh_crisis")["config_hash"] != baseline.record["tasks"]["mh_crisis"]["config_hash"]
+    assert baseline.task_info("mh_crisis")["config_hash"] == read_run(BASELINE).task_info("mh_crisis")["config_hash"]
+    assert baseline.task_info("mh_crisis")["config_hash"] != record["tasks"]["mh_crisis"]["config_hash"]
 
 
 def test_hooks_and_data_are_hashed_by_content_wherever_the_task_lives(tmp_path: Path) -> None:
