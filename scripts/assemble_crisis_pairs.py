@@ -2,6 +2,7 @@
 
 Usage:
     .venv/bin/python scripts/assemble_crisis_pairs.py --raw DIR [--seed 2026]
+    .venv/bin/python scripts/assemble_crisis_pairs.py --add DIR [--seed 2026]
 
 DIR holds the labelling work (see rubrics/crisis/pairs/README.md):
 - ``writer-*.jsonl``: pairs written and labelled by the project's writers (schema of LABELLING.md:
@@ -18,6 +19,12 @@ to train / tune / heldout by a seeded hash of its id (65 / 20 / 15 %). The adver
 (``adversarial-*.jsonl`` in DIR, written by other writers after the classifier was trained, same
 schema as the writers' files) goes whole to rubrics/crisis/pairs/adversarial.jsonl; nothing trains
 or chooses a threshold on it. Re-running with the same inputs gives byte-identical files.
+
+``--add DIR`` adds a later round of labelling work to the committed files instead of rebuilding
+them: its ``writer-*.jsonl`` rows are split by the same rule and merged into train / tune /
+heldout, and its ``adversarial-*.jsonl`` rows become a new adversarial file
+(``adversarial-<round>.jsonl``, the round named by the files' suffix); rows already committed are
+left as they are, and an id or message id that is already taken stops the run.
 """
 
 from __future__ import annotations
@@ -130,11 +137,55 @@ def labelled_rows(inputs: Path, labels: Path, labeller: str) -> list[dict[str, A
     return rows
 
 
+def _write(split_file: str, chosen: list[dict[str, Any]]) -> None:
+    with (OUT_DIR / split_file).open("w", encoding="utf-8") as handle:
+        for row in sorted(chosen, key=lambda r: r["id"]):
+            handle.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+    harmful = sum(r["harmful"] for r in chosen)
+    messages = len({r["message_id"] for r in chosen})
+    print(f"{split_file}: {len(chosen)} pairs, {messages} messages, {harmful} harmful")
+
+
+def add_round(raw: Path, seed: int) -> int:
+    """Merge a later round of written rows into the committed files (see the module doc)."""
+    suite_ids = {r["id"] for r in read_jsonl(SUITE_PROMPTS)}
+    committed = {path.name: read_jsonl(path) for path in sorted(OUT_DIR.glob("*.jsonl"))}
+    taken = {key for rows in committed.values() for r in rows for key in (r["id"], r["message_id"])}
+    new_rows = written_rows(raw)
+    rounds: dict[str, list[dict[str, Any]]] = {}
+    for path in sorted(raw.glob("adversarial-*.jsonl")):
+        rounds[f"adversarial-{path.stem.split('-', 1)[1]}.jsonl"] = written_rows(raw, path.name)
+    incoming = new_rows + [r for rows in rounds.values() for r in rows]
+    ids = Counter(r["id"] for r in incoming)
+    if clash := sorted(({r["id"] for r in incoming} | {r["message_id"] for r in incoming}) & taken):
+        raise SystemExit(f"{raw}: ids already committed: {clash[:5]}")
+    if duplicated := [i for i, n in ids.items() if n > 1]:
+        raise SystemExit(f"{raw}: duplicate ids: {duplicated[:5]}")
+    for name in rounds:
+        if name in committed:
+            raise SystemExit(f"{OUT_DIR / name} exists; name the new round's files differently")
+    for row in new_rows:
+        row["split"], row["licence"] = split_of(row["message_id"], seed, suite_ids), LICENCES[row["source"]]
+    for split in ("train", "tune", "heldout"):
+        added = [r for r in new_rows if r["split"] == split]
+        if added:
+            _write(f"{split}.jsonl", committed[f"{split}.jsonl"] + added)
+    for name, rows in rounds.items():
+        for row in rows:
+            row["split"], row["licence"] = name.removesuffix(".jsonl"), LICENCES["written"]
+        _write(name, rows)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--raw", type=Path, required=True)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--raw", type=Path, help="rebuild every file from this folder of labelling work")
+    source.add_argument("--add", type=Path, help="add this folder's later round to the committed files")
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args(argv)
+    if args.add:
+        return add_round(args.add, args.seed)
     suite_ids = {r["id"] for r in read_jsonl(SUITE_PROMPTS)}
     rows = [
         *written_rows(args.raw),
@@ -160,12 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         by_split["adversarial"] = adversarial
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     for split, chosen in by_split.items():
-        with (OUT_DIR / f"{split}.jsonl").open("w", encoding="utf-8") as handle:
-            for row in sorted(chosen, key=lambda r: r["id"]):
-                handle.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
-        harmful = sum(r["harmful"] for r in chosen)
-        messages = len({r["message_id"] for r in chosen})
-        print(f"{split}: {len(chosen)} pairs, {messages} messages, {harmful} harmful")
+        _write(f"{split}.jsonl", chosen)
     return 0
 
 

@@ -5,7 +5,7 @@ Usage:
 
 Prompts come from two NON-COMMERCIAL data sets:
   - EPITOME seeker posts from the empathy scorer's HELD-OUT split only (the split is recomputed
-    from the seed and rule recorded in harness/scoring/artifacts/empathy_v1.json), so no prompt is
+    from the seed and rule in harness/scoring/_epitome.py, which the scorer's training uses), so no prompt is
     a post the scorer was trained on;
   - ESConv situations from its test split, rewritten as a first-person message where the
     situation is only a phrase ("impending academic deadlines").
@@ -28,8 +28,14 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from harness.errors import DataFormatError  # noqa: E402
-from harness.scoring._empathy_artifact import read_record  # noqa: E402
-from harness.scoring._epitome import EPITOME_FILES, file_sha256, read_epitome_pairs, split_pairs  # noqa: E402
+from harness.scoring._epitome import (  # noqa: E402
+    EPITOME_FILES,
+    HELDOUT_FRACTION,
+    SPLIT_SEED,
+    file_sha256,
+    read_epitome_pairs,
+    split_pairs,
+)
 from harness.scrub import PLACEHOLDERS, scrub_personal_data  # noqa: E402
 from harness.taskdata import read_jsonl  # noqa: E402
 
@@ -90,8 +96,7 @@ def self_harm_terms(text: str) -> bool:
 
 
 def epitome_prompts(epitome_dir: Path, count: int, seed: int) -> list[dict[str, Any]]:
-    split = read_record()["split"]
-    train, heldout = split_pairs(read_epitome_pairs(epitome_dir), split["seed"], split["heldout_fraction"])
+    train, heldout = split_pairs(read_epitome_pairs(epitome_dir), SPLIT_SEED, HELDOUT_FRACTION)
     trained_texts = {p.post.casefold() for p in train}
     candidates: dict[str, str] = {}
     for pair in sorted(heldout, key=lambda p: p.sp_id):
@@ -204,7 +209,6 @@ def render_source_md(
 ) -> str:
     epitome_files = sorted(EPITOME_FILES.values())
     emotions = Counter(p["emotion_type"] for p in esconv)
-    split = read_record()["split"]
     lines = [
         "# mh_empathy prompts: sources and licences",
         "",
@@ -242,7 +246,7 @@ def render_source_md(
         "## Selection",
         "",
         "- EPITOME: seeker posts of the empathy scorer's **held-out** split only (rule and seed from "
-        f"`harness/scoring/artifacts/empathy_v1.json`: seed {split['seed']}, fraction {split['heldout_fraction']}), "
+        f"`harness/scoring/_epitome.py`: seed {SPLIT_SEED}, fraction {HELDOUT_FRACTION}), "
         "so no prompt is a post the scorer was trained on (checked by text as well as by post id). Posts whose "
         f"text also occurs in the training split are dropped; deduplicated by text; posts with fewer than {MIN_WORDS} "
         "words, or mostly a removed link or handle, are skipped; then a seeded shuffle picks the prompts.",

@@ -1,197 +1,114 @@
-"""Train the empathy scorer on EPITOME and write harness/scoring/artifacts/empathy_v1.{npz,json}.
+"""Train the empathy scorer: a MiniLM cross-encoder over (seeker post, reply), one head per mechanism.
 
 Usage:
-    HF_HUB_OFFLINE=1 python scripts/train_empathy_scorer.py [--data-dir ../shared/data/epitome]
-        [--embedding-cache /tmp/empathy_embeddings.npz]
+    HF_HUB_OFFLINE=1 .venv/bin/python scripts/train_empathy_scorer.py [--data-dir ../shared/data/epitome]
+        [--epochs 4] [--seed 0]
 
-parse -> read + split by seeker post -> embed -> per mechanism: pick C by grouped cross-validation
-on the training split, fit, measure on the held-out split -> save. Seeded and deterministic: a
-second run on the same data writes the same bytes (the .json records the .npz's sha256).
+Reads EPITOME (non-commercial academic licence), splits it by seeker post with the project's one
+rule (seed 2020, 20% of posts held out: the posts mh_empathy's prompts are drawn from) and trains
+on the training posts only; the held-out labels are never read here
+(``scripts/validate_empathy_scorer.py`` measures on them). Each mechanism is a three-level
+softmax; levels are weighted by sqrt(majority count / level count), at most 4, so the rare levels
+(ER strong, IP and EX weak: 1-8% of pairs) still move the weights. The configuration was fixed
+before training (the crisis classifier's, on the same encoder) and not searched.
+
+Writes ``harness/scoring/artifacts/empathy_encoder/`` (LoRA adapter + head as safetensors,
+``encoder.json`` with the label layout and the training record: data hashes, split, loss curve).
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
+import hashlib
 import sys
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from harness.scoring._empathy_artifact import (  # noqa: E402
-    ARTIFACT_JSON,
-    ARTIFACT_NPZ,
-    LinearSoftmaxModel,
-    save_models,
-)
-from harness.scoring._empathy_features import (  # noqa: E402
-    EMBEDDING_MODEL_NAME,
-    FEATURE_LAYOUT,
-    CachedEmbedder,
-    MiniLMEmbedder,
-    feature_matrix,
-    prepare_pair,
-)
 from harness.scoring._epitome import (  # noqa: E402
+    HELDOUT_FRACTION,
     LEVELS,
     MECHANISMS,
+    SPLIT_RULE,
+    SPLIT_SEED,
     EpitomePair,
     epitome_file_hashes,
     heldout_ids_digest,
     read_epitome_pairs,
     split_pairs,
 )
+from harness.scoring._pair_encoder import ARTIFACTS_DIR  # noqa: E402
+from harness.scoring._pair_training import PairExample, TrainingConfig, one_hot, train_pair_encoder  # noqa: E402
+from harness.scoring.empathy import ARTIFACT_NAME, empathy_spec  # noqa: E402
+
+LICENCE = "EPITOME (Sharma et al., EMNLP 2020): non-commercial academic research use only"
+MAX_CLASS_WEIGHT = 4.0
 
 
-@dataclass
-class TrainConfig:
-    data_dir: Path = field(default=REPO.parent / "shared" / "data" / "epitome", metadata={"help": "EPITOME CSVs"})
-    split_seed: int = field(default=2020, metadata={"help": "seed of the hash that assigns seeker posts"})
-    heldout_fraction: float = field(default=0.2, metadata={"help": "share of seeker posts held out"})
-    c_grid: tuple[float, ...] = field(default=(0.0003, 0.001, 0.003, 0.01), metadata={"help": "inverse L2 strengths"})
-    cv_folds: int = field(default=5, metadata={"help": "grouped folds used to choose C"})
-    max_iter: int = field(default=3000, metadata={"help": "lbfgs iterations"})
-    torch_threads: int = field(default=2, metadata={"help": "CPU threads for the embedding model"})
-    embedding_cache: Path | None = field(default=None, metadata={"help": ".npz of text embeddings to reuse"})
-    out_npz: Path = field(default=ARTIFACT_NPZ, metadata={"help": "weights file to write"})
-    out_json: Path = field(default=ARTIFACT_JSON, metadata={"help": "training record to write"})
-
-
-def parse_config(argv: Sequence[str] | None = None) -> TrainConfig:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    for f in dataclasses.fields(TrainConfig):
-        flag = "--" + f.name.replace("_", "-")
-        if f.name == "c_grid":
-            parser.add_argument(flag, type=float, nargs="+", default=f.default, help=f.metadata["help"])
-        else:
-            kind = {"int": int, "float": float}.get(str(f.type), Path)
-            parser.add_argument(flag, type=kind, default=f.default, help=f.metadata["help"])
-    args = vars(parser.parse_args(argv))
-    args["c_grid"] = tuple(args["c_grid"])
-    return TrainConfig(**args)
-
-
-def macro_f1(truth: np.ndarray, predicted: np.ndarray) -> float:
-    from sklearn.metrics import f1_score
-
-    return float(f1_score(truth, predicted, labels=list(LEVELS), average="macro", zero_division=0))
-
-
-def fit_mechanism(features: np.ndarray, levels: np.ndarray, c: float, config: TrainConfig) -> LinearSoftmaxModel:
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
-
-    scaler = StandardScaler().fit(features)
-    classifier = LogisticRegression(C=c, class_weight="balanced", max_iter=config.max_iter)
-    classifier.fit(scaler.transform(features), levels)
-    return LinearSoftmaxModel(
-        mean=scaler.mean_.astype(np.float32),
-        scale=scaler.scale_.astype(np.float32),
-        coef=classifier.coef_.astype(np.float32),
-        intercept=classifier.intercept_.astype(np.float32),
-        classes=classifier.classes_.astype(np.int64),
-    )
-
-
-def choose_c(features: np.ndarray, levels: np.ndarray, groups: np.ndarray, config: TrainConfig) -> dict[float, float]:
-    """Macro-F1 of each C under grouped k-fold cross-validation on the training split."""
-    from sklearn.model_selection import GroupKFold
-
-    results = {}
-    for c in config.c_grid:
-        predicted = np.zeros_like(levels)
-        for train_idx, test_idx in GroupKFold(n_splits=config.cv_folds).split(features, levels, groups):
-            model = fit_mechanism(features[train_idx], levels[train_idx], c, config)
-            predicted[test_idx] = np.argmax(model.predict_proba(features[test_idx]), axis=1)
-        results[c] = macro_f1(levels, predicted)
-    return results
-
-
-def heldout_figures(
-    model: LinearSoftmaxModel, features: np.ndarray, levels: np.ndarray, majority: int
-) -> dict[str, Any]:
-    predicted = model.classes[np.argmax(model.predict_proba(features), axis=1)]
-    return {
-        "n": len(levels),
-        "level_counts": {str(k): int((levels == k).sum()) for k in LEVELS},
-        "accuracy": float((predicted == levels).mean()),
-        "macro_f1": macro_f1(levels, predicted),
-        "majority_level": majority,
-        "majority_macro_f1": macro_f1(levels, np.full_like(levels, majority)),
-    }
-
-
-def train(config: TrainConfig) -> dict[str, Any]:
-    import sklearn
-    import torch
-
-    started = time.monotonic()
-    torch.set_num_threads(config.torch_threads)
-    pairs = read_epitome_pairs(config.data_dir)
-    train_pairs, heldout_pairs = split_pairs(pairs, config.split_seed, config.heldout_fraction)
-    embedder = CachedEmbedder(MiniLMEmbedder(), config.embedding_cache)
-    prepared = [prepare_pair(p.post, p.reply) for p in (*train_pairs, *heldout_pairs)]
-    features = feature_matrix(prepared, embedder)
-    x_train, x_heldout = features[: len(train_pairs)], features[len(train_pairs) :]
-    groups = np.array([p.sp_id for p in train_pairs])
-    models: dict[str, LinearSoftmaxModel] = {}
-    figures: dict[str, Any] = {}
+def class_weights(pairs: Sequence[EpitomePair], power: float = 0.5, cap: float = MAX_CLASS_WEIGHT) -> tuple[float, ...]:
+    """Per mechanism and level, (majority count / level count) ** power, capped; laid out like the head."""
+    weights: list[float] = []
     for mechanism in MECHANISMS:
-        y_train = _levels(train_pairs, mechanism)
-        cv_scores = choose_c(x_train, y_train, groups, config)
-        best_c = max(config.c_grid, key=lambda c: (cv_scores[c], -c))  # ties go to the stronger penalty
-        models[mechanism] = fit_mechanism(x_train, y_train, best_c, config)
-        majority = int(np.bincount(y_train, minlength=len(LEVELS)).argmax())
-        figures[mechanism] = {
-            "C": best_c,
-            "cv_macro_f1": {str(c): round(s, 4) for c, s in cv_scores.items()},
-            "train_n": len(y_train),
-            **heldout_figures(models[mechanism], x_heldout, _levels(heldout_pairs, mechanism), majority),
-        }
-        print(mechanism, json.dumps(figures[mechanism]), flush=True)
-    artifact_sha = save_models(models, config.out_npz)
+        counts = [sum(p.levels[mechanism] == level for p in pairs) for level in LEVELS]
+        weights.extend(min(cap, (max(counts) / max(c, 1)) ** power) for c in counts)
+    return tuple(float(w) for w in weights)
+
+
+def is_dev_post(sp_id: str, fraction: float = 0.2) -> bool:
+    """A development split inside the training posts, by another seeded hash of the post id."""
+    digest = hashlib.sha256(f"epitome-dev:{sp_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < fraction
+
+
+def target(pair: EpitomePair) -> tuple[float, ...]:
+    return tuple(v for mechanism in MECHANISMS for v in one_hot(len(LEVELS), pair.levels[mechanism]))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data" / "epitome")
+    parser.add_argument("--epochs", type=float, default=4.0)
+    parser.add_argument("--learning-rate", type=float, default=5e-4)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-class-weight", type=float, default=MAX_CLASS_WEIGHT)
+    parser.add_argument("--class-weight-power", type=float, default=0.5, help="0.5: sqrt of the ratio; 1: balanced")
+    parser.add_argument("--out", type=Path, default=ARTIFACTS_DIR / ARTIFACT_NAME, help="artifact folder to write")
+    parser.add_argument(
+        "--dev",
+        action="store_true",
+        help="hold out a development split of the training posts (is_dev_post) and train on the rest: for "
+        "comparing configurations without touching the held-out posts (write --out elsewhere)",
+    )
+    args = parser.parse_args(argv)
+    pairs = read_epitome_pairs(args.data_dir)
+    train, heldout = split_pairs(pairs, SPLIT_SEED, HELDOUT_FRACTION)
+    if args.dev:
+        train = [p for p in train if not is_dev_post(p.sp_id)]
+    weights = class_weights(train, args.class_weight_power, args.max_class_weight)
+    config = TrainingConfig(
+        epochs=args.epochs, learning_rate=args.learning_rate, seed=args.seed, label_pos_weight=weights
+    )
     record = {
-        "artifact": config.out_npz.name,
-        "artifact_sha256": artifact_sha,
-        "licence": "EPITOME (Sharma et al., EMNLP 2020): non-commercial academic research use only",
-        "training_data": {"folder": "shared/data/epitome", "sha256": epitome_file_hashes(config.data_dir)},
-        "pairs": {"total": len(pairs), "train": len(train_pairs), "heldout": len(heldout_pairs)},
+        "licence": LICENCE,
+        "class_weights": {"power": args.class_weight_power, "cap": args.max_class_weight},
+        "development_split_held_back": args.dev,
+        "training_data": {"folder": "shared/data/epitome", "sha256": epitome_file_hashes(args.data_dir)},
+        "pairs": {"total": len(pairs), "train": len(train), "heldout": len(heldout)},
         "split": {
-            "rule": "sha256('epitome-split:{seed}:{sp_id}'), first 8 bytes as a big-endian integer / 2**64 < fraction",
-            "seed": config.split_seed,
-            "heldout_fraction": config.heldout_fraction,
-            "heldout_posts": len({p.sp_id for p in heldout_pairs}),
-            "heldout_sp_ids_sha256": heldout_ids_digest(heldout_pairs),
+            "rule": SPLIT_RULE,
+            "seed": SPLIT_SEED,
+            "heldout_fraction": HELDOUT_FRACTION,
+            "heldout_posts": len({p.sp_id for p in heldout}),
+            "heldout_sp_ids_sha256": heldout_ids_digest(heldout),
         },
-        "embedding_model": EMBEDDING_MODEL_NAME,
-        "feature_layout": FEATURE_LAYOUT,
-        "classifier": "sklearn LogisticRegression (multinomial, lbfgs, class_weight=balanced) on StandardScaler",
-        "sklearn_version": sklearn.__version__,
-        "hyperparameters": {
-            "c_grid": list(config.c_grid),
-            "cv_folds": config.cv_folds,
-            "max_iter": config.max_iter,
-            "torch_threads": config.torch_threads,
-        },
-        "heldout": figures,
     }
-    config.out_json.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {config.out_npz} ({config.out_npz.stat().st_size} bytes, sha256 {artifact_sha[:12]})")
-    print(f"wall time {time.monotonic() - started:.0f} s")
-    return record
-
-
-def _levels(pairs: Sequence[EpitomePair], mechanism: str) -> np.ndarray:
-    return np.array([p.levels[mechanism] for p in pairs], dtype=np.int64)
+    examples = [PairExample(p.post, p.reply, target(p)) for p in train]
+    training = train_pair_encoder(empathy_spec(), examples, args.out, config, record)
+    print(f"trained on {len(train)} pairs in {training['wall_time_s']} s; wrote {args.out}")
+    return 0
 
 
 if __name__ == "__main__":
-    train(parse_config())
+    raise SystemExit(main())

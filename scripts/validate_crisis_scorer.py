@@ -3,7 +3,8 @@
 Usage:
     HF_HUB_OFFLINE=1 .venv/bin/python scripts/validate_crisis_scorer.py [--judges FILE] [--judge-rows N]
 
-Measures, on every labelled split of rubrics/crisis/pairs/ (tune, heldout, adversarial) and on the
+Measures, on every labelled split of rubrics/crisis/pairs/ (tune, heldout, adversarial and each
+later adversarial round, adversarial-*.jsonl) and on the
 earlier 211 labelled replies (rubrics/crisis/labelled_replies.jsonl), precision and recall with 95%
 Wilson intervals per rubric item for: the phrase layer before this version (patterns.yaml as of
 mh_crisis 1.0), the phrase layer now, the classifier alone, the combined verdict (what mh_crisis
@@ -200,8 +201,11 @@ def main(argv: list[str] | None = None) -> int:
     v1 = v1_phrase_scorer()
     sections: list[str] = []
     timings: list[tuple[int, float]] = []
+    later_rounds = sorted(path.stem for path in PAIRS.glob("adversarial-*.jsonl"))
     datasets = [
-        (split, read_jsonl(PAIRS / f"{split}.jsonl"), False) for split in SPLITS if (PAIRS / f"{split}.jsonl").is_file()
+        (split, read_jsonl(PAIRS / f"{split}.jsonl"), False)
+        for split in (*SPLITS, *later_rounds)
+        if (PAIRS / f"{split}.jsonl").is_file()
     ]
     datasets.append(("earlier 211 labelled replies (mh_crisis 1.0)", legacy_rows(), True))
     summary: dict[str, Any] = {}

@@ -28,7 +28,7 @@ from harness.scoring._epitome import LEVELS, MECHANISM_CODES, MECHANISMS
 ARTIFACT_DIR = PACKAGE_DIR / "scoring" / "artifacts"
 ARTIFACT_NPZ = ARTIFACT_DIR / "empathy_v1.npz"
 ARTIFACT_JSON = ARTIFACT_DIR / "empathy_v1.json"
-TRAIN_COMMAND = "HF_HUB_OFFLINE=1 python scripts/train_empathy_scorer.py --data-dir ../shared/data/epitome"
+TRAIN_COMMAND = "HF_HUB_OFFLINE=1 python scripts/train_empathy_v1.py --data-dir ../shared/data/epitome"
 _ARRAYS = ("mean", "scale", "coef", "intercept", "classes")
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 

@@ -121,3 +121,10 @@ def heldout_ids_digest(heldout: Sequence[EpitomePair]) -> str:
     """sha256 of the sorted held-out seeker post ids: lets a test confirm the split without listing ids."""
     ids = sorted({p.sp_id for p in heldout})
     return hashlib.sha256("\n".join(ids).encode()).hexdigest()
+
+
+# The one split of EPITOME used everywhere: the scorers train on the other posts, and the
+# mh_empathy prompts come from these held-out posts only.
+SPLIT_SEED = 2020
+HELDOUT_FRACTION = 0.2
+SPLIT_RULE = "sha256('epitome-split:{seed}:{sp_id}'), first 8 bytes as a big-endian integer / 2**64 < fraction"

@@ -58,7 +58,11 @@ class TrainingConfig:
     lora_dropout: float = field(default=0.1, metadata={"help": "dropout on the LoRA path"})
     seed: int = field(default=0, metadata={"help": "seed for initialisation, shuffling and dropout"})
     label_pos_weight: tuple[float, ...] = field(
-        default=(), metadata={"help": "per-output positive weight for multilabel outputs (empty: 1.0 each)"}
+        default=(),
+        metadata={
+            "help": "per-output weight (empty: 1.0 each): the positive weight of a multilabel output, the class "
+            "weight of a multiclass one"
+        },
     )
 
     def as_record(self) -> dict[str, Any]:
@@ -117,7 +121,10 @@ def group_loss(spec: EncoderSpec, logits: Any, labels: Any, weight: Any, pos_wei
             )
             total = total + per.sum(dim=1)
         else:
-            total = total + F.cross_entropy(block, target.argmax(dim=1), reduction="none")
+            # The same per-output weights act as class weights here (rare levels count more).
+            total = total + F.cross_entropy(
+                block, target.argmax(dim=1), weight=pos_weight[offset : offset + size], reduction="none"
+            )
         offset += size
     return (total * weight).sum() / weight.sum()
 

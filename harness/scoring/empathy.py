@@ -1,38 +1,38 @@
-"""Empathy scorer for the mh_empathy task: EPITOME's three mechanisms, predicted from embeddings.
+"""Empathy scorer for the mh_empathy task: EPITOME's three mechanisms, read from post and reply together.
 
 ``EmpathyScorer().score(post, reply)`` predicts, for emotional reactions (ER), interpretations
 (IP) and explorations (EX), the probability of each EPITOME level (0 none, 1 weak, 2 strong).
 A mechanism's 0..1 score is its expected level / 2; the Score value is the mean of the three, so
 a higher value means a reply that reacts to, interprets and asks about the seeker's feelings more.
 
-The classifiers are linear models over MiniLM features (``_empathy_features``), trained by
-``scripts/train_empathy_scorer.py`` on EPITOME (non-commercial academic licence) and validated
-on held-out seeker posts in ``reports/validation/empathy_scorer.md``. They are much smaller than
-the RoBERTa models of the EPITOME paper and less accurate; read the report before relying on a
-small difference. The weights and MiniLM load lazily, once per scorer.
+The model is a cross-encoder: the project's MiniLM reads ``[CLS] post [SEP] reply [SEP]`` (the
+shared pair encoder, ``_pair_encoder``), fine-tuned with LoRA, with one three-level head per
+mechanism over the mean-pooled states. Reading the two texts together is what lets it tell a
+question about the seeker's feelings from advice phrased as a question, and an interpretation of
+this seeker's situation from generic sympathy. Trained by ``scripts/train_empathy_scorer.py`` on
+the training posts of EPITOME (non-commercial academic licence) and validated on held-out seeker
+posts and an adversarial case file in ``reports/validation/empathy_scorer.md``. The weights
+(``harness/scoring/artifacts/empathy_encoder/``, safetensors) load lazily, once per scorer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from harness.scoring._empathy_artifact import (
-    ARTIFACT_JSON,
-    ARTIFACT_NPZ,
-    EmpathyArtifactError,
-    LinearSoftmaxModel,
-    load_models,
-)
-from harness.scoring._empathy_features import Embedder, MiniLMEmbedder, feature_matrix, prepare_pair
 from harness.scoring._epitome import LEVELS, MECHANISM_CODES, MECHANISMS
+from harness.scoring._pair_encoder import ARTIFACTS_DIR, EncoderArtifactError, EncoderSpec, LabelGroup, PairEncoder
 from harness.scoring._types import Score
 
-__all__ = ["EmpathyArtifactError", "EmpathyScorer", "default_empathy_scorer", "score_empathy"]
+__all__ = ["EmpathyArtifactError", "EmpathyScorer", "default_empathy_scorer", "empathy_spec", "score_empathy"]
+
+EmpathyArtifactError = EncoderArtifactError
+ARTIFACT_NAME = "empathy_encoder"
+LEVEL_LABELS: tuple[str, ...] = tuple(str(level) for level in LEVELS)
 
 LEVEL_NAMES: Mapping[int, str] = {0: "none", 1: "weak", 2: "strong"}
 
@@ -62,48 +62,57 @@ def combine_mechanisms(per_mechanism: Mapping[str, Mapping[str, Any]]) -> Score:
     return Score(value=value, explanation=explanation, metadata=metadata, answer=answer)
 
 
+def empathy_spec() -> EncoderSpec:
+    """One multi-class group of levels per mechanism. Seeker posts are long: the reply is read
+    after the post's last 160 tokens (the end of a post is usually what a reply answers)."""
+    return EncoderSpec(
+        name=ARTIFACT_NAME,
+        groups=tuple(LabelGroup(mechanism, LEVEL_LABELS, "multiclass") for mechanism in MECHANISMS),
+        max_length=384,
+        first_max_tokens=160,
+    )
+
+
 class EmpathyScorer:
-    """Loads the trained artifact and the embedding model on first use; scores pairs in batches."""
+    """Loads the trained cross-encoder on first use; scores (post, reply) pairs in batches."""
 
-    def __init__(
-        self,
-        npz_path: Path = ARTIFACT_NPZ,
-        json_path: Path = ARTIFACT_JSON,
-        embedder: Embedder | None = None,
-    ) -> None:
-        self.npz_path = npz_path
-        self.json_path = json_path
-        self._embedder = embedder
-        self._models: dict[str, LinearSoftmaxModel] | None = None
-        self._record: dict[str, Any] | None = None
+    def __init__(self, artifact_dir: Path = ARTIFACTS_DIR / ARTIFACT_NAME, batch_size: int = 32) -> None:
+        self.artifact_dir = artifact_dir
+        self.batch_size = batch_size
 
-    @property
-    def models(self) -> dict[str, LinearSoftmaxModel]:
-        if self._models is None:
-            self._models, self._record = load_models(self.npz_path, self.json_path)
-        return self._models
+    @cached_property
+    def encoder(self) -> PairEncoder:
+        """The artifact, checked: its weights must be the ones its training record names."""
+        encoder = PairEncoder(self.artifact_dir, self.batch_size)
+        record = encoder.spec.extra.get("training")
+        if not isinstance(record, dict) or "weights_sha256" not in record:
+            raise EmpathyArtifactError(
+                f"{self.artifact_dir}: encoder.json has no training record; rebuild it with `make scorers`"
+            )
+        if record["weights_sha256"] != encoder.weights_sha256:
+            raise EmpathyArtifactError(
+                f"{self.artifact_dir}: weights have sha256 {encoder.weights_sha256[:12]}..., but encoder.json was "
+                f"written for {str(record['weights_sha256'])[:12]}...; check out the artifact again or rebuild it "
+                "with `make scorers`"
+            )
+        return encoder
 
     @property
     def record(self) -> dict[str, Any]:
-        """The training record (data hashes, split rule, held-out figures) of the loaded artifact."""
-        _ = self.models
-        assert self._record is not None
-        return self._record
-
-    @property
-    def embedder(self) -> Embedder:
-        if self._embedder is None:
-            self._embedder = MiniLMEmbedder()
-        return self._embedder
+        """The training record (data hashes, split, configuration) stored with the weights."""
+        record: dict[str, Any] = self.encoder.spec.extra["training"]
+        return record
 
     def probabilities(self, pairs: Sequence[tuple[str, str]]) -> dict[str, np.ndarray]:
         """Per mechanism, an (n_pairs, 3) array of level probabilities."""
-        models = self.models  # fail on a bad artifact before spending time on embeddings
-        features = feature_matrix([prepare_pair(post, reply) for post, reply in pairs], self.embedder)
-        return {m: models[m].predict_proba(features) for m in MECHANISMS}
+        predicted = self.encoder.predict([post for post, _ in pairs], [reply for _, reply in pairs])
+        return {
+            m: np.array([[p[m][label] for label in LEVEL_LABELS] for p in predicted], dtype=np.float64).reshape(-1, 3)
+            for m in MECHANISMS
+        }
 
     def score_batch(self, pairs: Sequence[tuple[str, str]]) -> list[Score]:
-        """Score (seeker post, reply) pairs; the distinct texts of the batch are embedded together."""
+        """Score (seeker post, reply) pairs."""
         if not pairs:
             return []
         probabilities = self.probabilities(pairs)

@@ -1,4 +1,4 @@
-"""Empathy scorer: artifact integrity, ranking on hand-written cases, prompts' hygiene.
+"""Empathy scorer: artifact integrity, rankings on hand-written and adversarial cases, prompts' hygiene.
 
 Tests that read the shared EPITOME folder skip when it is absent (e.g. outside the project
 machines); everything else runs on what the repository ships.
@@ -17,19 +17,36 @@ import pytest
 
 from harness.errors import MindgateError
 from harness.paths import PROJECT_DIR
-from harness.scoring._empathy_artifact import ARTIFACT_JSON, ARTIFACT_NPZ, EmpathyArtifactError, load_models
+from harness.scoring._empathy_artifact import ARTIFACT_JSON, ARTIFACT_NPZ, load_models
+from harness.scoring._empathy_v1 import LinearEmpathyScorer
 from harness.scoring._epitome import (
+    HELDOUT_FRACTION,
     MECHANISMS,
+    SPLIT_SEED,
     epitome_file_hashes,
     heldout_ids_digest,
     read_epitome_pairs,
     split_pairs,
 )
-from harness.scoring.empathy import EmpathyScorer, combine_mechanisms, mechanism_summary
+from harness.scoring._pair_encoder import ADAPTER_WEIGHTS, ARTIFACTS_DIR
+from harness.scoring.empathy import (
+    ARTIFACT_NAME,
+    EmpathyArtifactError,
+    EmpathyScorer,
+    combine_mechanisms,
+    mechanism_summary,
+)
 from harness.scrub import scrub_personal_data
 
 EPITOME_DIR = PROJECT_DIR.parent / "shared" / "data" / "epitome"
 CASES = Path(__file__).parent / "cases" / "empathy_cases.jsonl"
+# Written before the cross-encoder was trained and never used to train or tune it.
+ADVERSARIAL = Path(__file__).parent / "cases" / "empathy_adversarial.jsonl"
+ADVERSARIAL_KINDS = ("advice_as_questions", "interrogation", "cold_names_emotion", "sympathy_pasted_on_advice", "echo")
+# Fixed before the adversarial file was first scored: the warm reply must rank above the others
+# in at least this share of cases overall and for each kind.
+MIN_WIN_SHARE = 0.9
+MIN_WIN_SHARE_PER_KIND = 0.8
 PROMPTS = PROJECT_DIR / "tasks" / "mh_empathy" / "data" / "prompts.jsonl"
 needs_shared_epitome = pytest.mark.skipif(not EPITOME_DIR.is_dir(), reason=f"{EPITOME_DIR} is absent")
 # The smallest margin by which a hand-written empathic reply must beat its dismissive pair.
@@ -54,12 +71,30 @@ def case_scores(scorer: EmpathyScorer) -> list[tuple[dict[str, Any], Any, Any]]:
 
 
 @pytest.fixture(scope="module")
+def adversarial_margins(scorer: EmpathyScorer) -> dict[str, dict[str, float]]:
+    """Per case id and kind: warm reply's value minus that kind's reply's value."""
+    cases = _read_jsonl(ADVERSARIAL)
+    pairs = [(c["post"], c["warm"]) for c in cases] + [(c["post"], a["reply"]) for c in cases for a in c["adversarial"]]
+    values = iter(score.value for score in scorer.score_batch(pairs))
+    warm = {c["id"]: next(values) for c in cases}
+    return {c["id"]: {a["kind"]: warm[c["id"]] - next(values) for a in c["adversarial"]} for c in cases}
+
+
+@pytest.fixture(scope="module")
 def epitome_split() -> tuple[list[Any], list[Any]]:
-    split = json.loads(ARTIFACT_JSON.read_text(encoding="utf-8"))["split"]
-    return split_pairs(read_epitome_pairs(EPITOME_DIR), split["seed"], split["heldout_fraction"])
+    return split_pairs(read_epitome_pairs(EPITOME_DIR), SPLIT_SEED, HELDOUT_FRACTION)
 
 
-def test_artifact_loads_without_sklearn_objects() -> None:
+def test_artifact_describes_three_level_heads_and_its_weights(scorer: EmpathyScorer) -> None:
+    spec = scorer.encoder.spec
+    assert [group.name for group in spec.groups] == list(MECHANISMS)
+    assert all(group.kind == "multiclass" and group.labels == ("0", "1", "2") for group in spec.groups)
+    assert scorer.record["weights_sha256"] == scorer.encoder.weights_sha256
+    assert scorer.record["split"]["seed"] == SPLIT_SEED
+    assert scorer.record["split"]["heldout_fraction"] == HELDOUT_FRACTION
+
+
+def test_previous_scorer_artifact_loads_without_sklearn_objects() -> None:
     models, record = load_models()
     assert set(models) == set(MECHANISMS)
     probabilities = models["explorations"].predict_proba(np.zeros((2, models["explorations"].mean.shape[0])))
@@ -69,12 +104,41 @@ def test_artifact_loads_without_sklearn_objects() -> None:
 
 
 @needs_shared_epitome
-def test_recorded_training_data_matches_shared_files(epitome_split: tuple[list[Any], list[Any]]) -> None:
-    record = json.loads(ARTIFACT_JSON.read_text(encoding="utf-8"))
-    assert record["training_data"]["sha256"] == epitome_file_hashes(EPITOME_DIR)
+def test_recorded_training_data_matches_shared_files(
+    scorer: EmpathyScorer, epitome_split: tuple[list[Any], list[Any]]
+) -> None:
     train, heldout = epitome_split
-    assert heldout_ids_digest(heldout) == record["split"]["heldout_sp_ids_sha256"]
     assert not {p.sp_id for p in train} & {p.sp_id for p in heldout}
+    for record in (scorer.record, json.loads(ARTIFACT_JSON.read_text(encoding="utf-8"))):
+        assert record["training_data"]["sha256"] == epitome_file_hashes(EPITOME_DIR)
+        assert heldout_ids_digest(heldout) == record["split"]["heldout_sp_ids_sha256"]
+    assert scorer.record["examples"] == len(train)
+
+
+def test_warm_reply_outranks_adversarial_ones(adversarial_margins: dict[str, dict[str, float]]) -> None:
+    """Advice as questions, interrogations, cold replies naming an emotion, sympathy pasted onto
+    advice and echoes of the post must rank below the warm, specific reply to the same post."""
+    assert len(adversarial_margins) >= 40
+    margins = [m for per_case in adversarial_margins.values() for m in per_case.values()]
+    losses = {
+        f"{case}:{kind}": round(m, 3) for case, per in adversarial_margins.items() for kind, m in per.items() if m <= 0
+    }
+    assert sum(m > 0 for m in margins) >= MIN_WIN_SHARE * len(margins), losses
+    for kind in ADVERSARIAL_KINDS:
+        kind_margins = [per_case[kind] for per_case in adversarial_margins.values()]
+        assert sum(m > 0 for m in kind_margins) >= MIN_WIN_SHARE_PER_KIND * len(kind_margins), (kind, losses)
+
+
+def test_replies_that_fooled_the_first_scorer_rank_below_the_warm_one(
+    adversarial_margins: dict[str, dict[str, float]],
+) -> None:
+    """The post that showed the problem: advice as a question, hostile questions and a cold
+    dismissal that names an emotion all outscored (or half-matched) a warm reply before."""
+    case = _read_jsonl(ADVERSARIAL)[0]
+    assert case["post"] == "I lost my job today and I feel like a failure. I do not know what to do."
+    first = adversarial_margins[case["id"]]
+    for kind in ("advice_as_questions", "interrogation", "cold_names_emotion"):
+        assert first[kind] > 0, (kind, first)
 
 
 def test_empathic_reply_outranks_dismissive_one(case_scores: list[tuple[dict[str, Any], Any, Any]]) -> None:
@@ -114,24 +178,34 @@ def test_combined_value_is_mean_expected_level_over_two() -> None:
 
 
 def test_empty_batch_needs_no_model() -> None:
-    assert EmpathyScorer(npz_path=Path("/nonexistent.npz")).score_batch([]) == []
+    assert EmpathyScorer(Path("/nonexistent")).score_batch([]) == []
 
 
-def test_damaged_artifact_raises_typed_error_naming_the_fix(tmp_path: Path) -> None:
+def test_missing_or_altered_weights_raise_typed_error_naming_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(EmpathyArtifactError, match="make scorers") as caught:
+        EmpathyScorer(tmp_path / "absent").score("I feel alone.", "I'm sorry.")
+    assert isinstance(caught.value, MindgateError)
+    copy = tmp_path / ARTIFACT_NAME
+    shutil.copytree(ARTIFACTS_DIR / ARTIFACT_NAME, copy)
+    data = bytearray((copy / ADAPTER_WEIGHTS).read_bytes())
+    data[-1] ^= 0xFF
+    (copy / ADAPTER_WEIGHTS).write_bytes(bytes(data))
+    with pytest.raises(EmpathyArtifactError, match="sha256") as caught:
+        EmpathyScorer(copy).score("I feel alone.", "I'm sorry.")
+    assert str(copy) in str(caught.value)
+
+
+def test_previous_scorer_refuses_a_damaged_artifact(tmp_path: Path) -> None:
     npz, record = tmp_path / "empathy_v1.npz", tmp_path / "empathy_v1.json"
     shutil.copy(ARTIFACT_JSON, record)
     data = bytearray(ARTIFACT_NPZ.read_bytes())
     data[len(data) // 2] ^= 0xFF
     npz.write_bytes(bytes(data))
-    with pytest.raises(EmpathyArtifactError, match=r"train_empathy_scorer\.py") as caught:
-        EmpathyScorer(npz, record).score("I feel alone.", "I'm sorry.")
-    assert isinstance(caught.value, MindgateError)
-    assert str(npz) in str(caught.value)
-    with pytest.raises(EmpathyArtifactError, match="missing"):
-        load_models(tmp_path / "absent.npz", record)
+    with pytest.raises(MindgateError, match=r"train_empathy_v1\.py"):
+        LinearEmpathyScorer(npz, record).score("I feel alone.", "I'm sorry.")
     record.write_text(record.read_text(encoding="utf-8").replace('"feature_layout": "', '"feature_layout": "old-'))
-    with pytest.raises(EmpathyArtifactError, match="feature_layout"):
-        load_models(npz, record)
+    with pytest.raises(MindgateError, match="feature_layout"):
+        load_models(ARTIFACT_NPZ, record)
 
 
 @pytest.mark.parametrize(
