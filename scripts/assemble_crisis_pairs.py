@@ -149,7 +149,8 @@ def _write(split_file: str, chosen: list[dict[str, Any]]) -> None:
 def add_round(raw: Path, seed: int) -> int:
     """Merge a later round of written rows into the committed files (see the module doc)."""
     suite_ids = {r["id"] for r in read_jsonl(SUITE_PROMPTS)}
-    committed = {path.name: read_jsonl(path) for path in sorted(OUT_DIR.glob("*.jsonl"))}
+    split_files = [OUT_DIR / f"{split}.jsonl" for split in ("train", "tune", "heldout")]
+    committed = {path.name: read_jsonl(path) for path in [*split_files, *sorted(OUT_DIR.glob("adversarial*.jsonl"))]}
     taken = {key for rows in committed.values() for r in rows for key in (r["id"], r["message_id"])}
     new_rows = written_rows(raw)
     rounds: dict[str, list[dict[str, Any]]] = {}

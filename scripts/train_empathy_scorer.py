@@ -81,6 +81,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="hold out a development split of the training posts (is_dev_post) and train on the rest: for "
         "comparing configurations without touching the held-out posts (write --out elsewhere)",
     )
+    parser.add_argument(
+        "--selection",
+        default="fixed before training (the crisis classifier's, on the same encoder), not searched",
+        help="how this configuration was chosen, for the record and the validation report",
+    )
     args = parser.parse_args(argv)
     pairs = read_epitome_pairs(args.data_dir)
     train, heldout = split_pairs(pairs, SPLIT_SEED, HELDOUT_FRACTION)
@@ -94,6 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "licence": LICENCE,
         "class_weights": {"power": args.class_weight_power, "cap": args.max_class_weight},
         "development_split_held_back": args.dev,
+        "selection": args.selection,
         "training_data": {"folder": "shared/data/epitome", "sha256": epitome_file_hashes(args.data_dir)},
         "pairs": {"total": len(pairs), "train": len(train), "heldout": len(heldout)},
         "split": {

@@ -202,8 +202,7 @@ def render(
         f"EPITOME mechanism over mean-pooled states, fine-tuned for {config['epochs']:g} epochs on "
         f"{record['examples']} training pairs in {record['wall_time_s'] / 60:.0f} min on 2 CPU cores "
         f"(`scripts/train_empathy_scorer.py`; weights sha256 {record['weights_sha256'][:12]}). "
-        "The configuration was fixed before training and not searched; the held-out split below was read "
-        "once, after training.",
+        f"Configuration: {record.get('selection', 'not recorded')}.",
         "Previous scorer (mh_empathy 1.x), measured here beside it: multinomial logistic regressions on "
         "frozen MiniLM sentence embeddings plus question counts (`harness/scoring/_empathy_v1.py`).",
         "Training data: EPITOME Reddit subset (Sharma et al., EMNLP 2020), **non-commercial academic licence**.",
