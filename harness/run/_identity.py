@@ -12,7 +12,10 @@ Three hashes per task:
   top-level ``!function`` hook in it), without paths and addresses. Recomputable from any stored
   record, old or new.
 - ``hooks_hash``: the source files of the modules that define the ``!function`` targets, so a
-  change to a helper those hooks call (not only to the hook itself) changes the identity.
+  change to a helper those hooks call (not only to the hook itself) changes the identity; and
+  the files the task's YAML lists under ``metadata.identity_files`` (paths relative to the YAML):
+  what its scorer reads besides code, such as rubric files and a trained scorer's record of its
+  weights, so a retrained scorer or an edited rubric is a different task.
 - ``data_hash``: the data files the task's ``dataset_kwargs`` name (the project's tasks list their
   JSONL files there), byte for byte, so data beyond a ``--limit`` or in few-shot splits counts too.
 
@@ -108,6 +111,13 @@ _SourceLoader.add_constructor("!function", _hook_constructor)
 def task_sources(yaml_path: Path) -> TaskSources:
     document = _load_with_includes(yaml_path.resolve(), seen=set())
     hooks = {ref.spec: _file_sha256(_module_file(ref), text=True) for ref in _hook_refs(document)}
+    metadata = document.get("metadata")
+    listed = metadata.get("identity_files") if isinstance(metadata, Mapping) else None
+    for name in listed if isinstance(listed, list) else []:
+        path = yaml_path.parent / str(name)
+        if not path.is_file():
+            raise FileNotFoundError(f"{yaml_path}: metadata.identity_files names {name}, which does not exist")
+        hooks[f"file:{name}"] = _file_sha256(path, text=True)
     data: dict[str, str] = {}
     for name in _strings(document.get("dataset_kwargs")):
         found = _data_file(yaml_path.parent, name)

@@ -28,7 +28,13 @@ from harness.scoring._epitome import LEVELS, MECHANISM_CODES, MECHANISMS
 from harness.scoring._pair_encoder import ARTIFACTS_DIR, EncoderArtifactError, EncoderSpec, LabelGroup, PairEncoder
 from harness.scoring._types import Score
 
-__all__ = ["EmpathyArtifactError", "EmpathyScorer", "default_empathy_scorer", "empathy_spec", "score_empathy"]
+__all__ = [
+    "EmpathyArtifactError",
+    "EmpathyScorer",
+    "default_empathy_scorer",
+    "empathy_spec",
+    "score_empathy",
+]
 
 EmpathyArtifactError = EncoderArtifactError
 ARTIFACT_NAME = "empathy_encoder"

@@ -131,3 +131,32 @@ def test_a_run_record_keeps_no_machine_path(monkeypatch: pytest.MonkeyPatch, tmp
     assert portable["lm_eval"]["config"]["model_args"] == {"pretrained": "$MINDGATE_HOME/models/base", "peft": OUTSIDE}
     assert portable["lm_eval"]["configs"]["x"]["metadata"] == {"version": 1.0}
     assert portable_record(portable) == portable  # reading and re-writing changes nothing
+
+
+def test_files_a_scorer_reads_are_part_of_the_identity(tmp_path: Path) -> None:
+    """A retrained scorer or an edited rubric is another task, though no hook's code changed."""
+    quiz = _task(tmp_path / "repo" / "tasks" / "quiz")
+    rubric = tmp_path / "repo" / "rubrics" / "quiz.yaml"
+    rubric.parent.mkdir(parents=True)
+    rubric.write_text("threshold: 0.5\n")
+    quiz.write_text(quiz.read_text() + "  identity_files: [../../rubrics/quiz.yaml]\n")
+    before = task_identity(_lm_eval_config(quiz))
+    assert "file:../../rubrics/quiz.yaml" in task_sources(quiz).hooks
+    rubric.write_text("threshold: 0.4\n")
+    after = task_identity(_lm_eval_config(quiz))
+    assert after["hooks_hash"] != before["hooks_hash"]
+    assert after["config_hash"] == before["config_hash"]
+    rubric.unlink()
+    with pytest.raises(FileNotFoundError, match="identity_files"):
+        task_sources(quiz)
+
+
+@pytest.mark.parametrize("task", ["mh_crisis", "mh_empathy"])
+def test_the_scored_tasks_name_what_their_scorers_read(task: str) -> None:
+    hooks = task_sources(PROJECT_DIR / "tasks" / task / f"{task}.yaml").hooks
+    listed = [name for name in hooks if name.startswith("file:")]
+    expected = {
+        "mh_crisis": {"rubric.yaml", "patterns.yaml", "classifier.yaml", "hotlines.yaml", "encoder.json"},
+        "mh_empathy": {"encoder.json"},
+    }[task]
+    assert {Path(name).name for name in listed} == expected
