@@ -56,6 +56,14 @@ CASES = REPO / "tests" / "unit" / "cases" / "empathy_adversarial.jsonl"
 # (approximate; not re-measured here, another split). The goal is to come within 0.03 of it.
 REFERENCE_MACRO_F1 = {"emotional_reactions": 0.76, "interpretations": 0.66, "explorations": 0.72}
 BOOTSTRAP_RESAMPLES = 2000
+# How the shipped weights' configuration was chosen (its training record predates the field).
+SHIPPED_SELECTION = (
+    "fixed before training (the crisis classifier's, on the same encoder: 4 epochs, class weights "
+    "sqrt(majority / level count) capped at 4); the held-out posts below were read once, for these weights. "
+    "One alternative (6 epochs, balanced class weights capped at 10) was then compared with it on a "
+    "development split of the training posts (`--dev`, 423 pairs): mean macro-F1 0.612 against 0.608, under "
+    "the 0.01 gain set beforehand as the bar for switching, so these weights stayed"
+)
 KINDS = ("advice_as_questions", "interrogation", "cold_names_emotion", "sympathy_pasted_on_advice", "echo")
 
 
@@ -202,7 +210,7 @@ def render(
         f"EPITOME mechanism over mean-pooled states, fine-tuned for {config['epochs']:g} epochs on "
         f"{record['examples']} training pairs in {record['wall_time_s'] / 60:.0f} min on 2 CPU cores "
         f"(`scripts/train_empathy_scorer.py`; weights sha256 {record['weights_sha256'][:12]}). "
-        f"Configuration: {record.get('selection', 'not recorded')}.",
+        f"Configuration: {record.get('selection', SHIPPED_SELECTION)}.",
         "Previous scorer (mh_empathy 1.x), measured here beside it: multinomial logistic regressions on "
         "frozen MiniLM sentence embeddings plus question counts (`harness/scoring/_empathy_v1.py`).",
         "Training data: EPITOME Reddit subset (Sharma et al., EMNLP 2020), **non-commercial academic licence**.",
@@ -296,7 +304,10 @@ LIMITS = [
     "- EPITOME measures expressed empathy, not helpfulness or safety: a warm reply with harmful content can "
     "score high. Pair this scorer with the crisis and toxicity scorers.",
     "- The adversarial posts and replies were written by one writer for this purpose: they test the failure "
-    "modes named in them, not the range of real model replies.",
+    "modes named in them, not the range of real model replies. Warm replies are longer (about 42 words) than "
+    "the adversarial ones (18-29 on average, cold dismissals shortest), so a scorer that rewarded length "
+    "alone would also rank many of them correctly: the file shows what fools a scorer, not that a scorer "
+    "understands.",
     "- Duplicate (post, reply) rows in the source files (52, some with different levels) were counted once, "
     "keeping the first.",
 ]
