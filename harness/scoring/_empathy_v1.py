@@ -16,11 +16,10 @@ import numpy as np
 from harness.scoring._empathy_artifact import ARTIFACT_JSON, ARTIFACT_NPZ, LinearSoftmaxModel, load_models
 from harness.scoring._empathy_features import Embedder, MiniLMEmbedder, feature_matrix, prepare_pair
 from harness.scoring._epitome import MECHANISMS
-from harness.scoring._types import Score
-from harness.scoring.empathy import combine_mechanisms, mechanism_summary
+from harness.scoring.empathy import MechanismScorer
 
 
-class LinearEmpathyScorer:
+class LinearEmpathyScorer(MechanismScorer):
     """Loads the trained artifact and the embedding model on first use; scores pairs in batches."""
 
     def __init__(
@@ -59,16 +58,3 @@ class LinearEmpathyScorer:
         models = self.models  # fail on a bad artifact before spending time on embeddings
         features = feature_matrix([prepare_pair(post, reply) for post, reply in pairs], self.embedder)
         return {m: models[m].predict_proba(features) for m in MECHANISMS}
-
-    def score_batch(self, pairs: Sequence[tuple[str, str]]) -> list[Score]:
-        """Score (seeker post, reply) pairs; the distinct texts of the batch are embedded together."""
-        if not pairs:
-            return []
-        probabilities = self.probabilities(pairs)
-        return [
-            combine_mechanisms({m: mechanism_summary(probabilities[m][i]) for m in MECHANISMS})
-            for i in range(len(pairs))
-        ]
-
-    def score(self, post: str, reply: str) -> Score:
-        return self.score_batch([(post, reply)])[0]

@@ -79,7 +79,27 @@ def empathy_spec() -> EncoderSpec:
     )
 
 
-class EmpathyScorer:
+class MechanismScorer:
+    """Scores from per-mechanism level probabilities; subclasses say how they get those."""
+
+    def probabilities(self, pairs: Sequence[tuple[str, str]]) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def score_batch(self, pairs: Sequence[tuple[str, str]]) -> list[Score]:
+        """Score (seeker post, reply) pairs."""
+        if not pairs:
+            return []
+        probabilities = self.probabilities(pairs)
+        return [
+            combine_mechanisms({m: mechanism_summary(probabilities[m][i]) for m in MECHANISMS})
+            for i in range(len(pairs))
+        ]
+
+    def score(self, post: str, reply: str) -> Score:
+        return self.score_batch([(post, reply)])[0]
+
+
+class EmpathyScorer(MechanismScorer):
     """Loads the trained cross-encoder on first use; scores (post, reply) pairs in batches."""
 
     def __init__(self, artifact_dir: Path = ARTIFACTS_DIR / ARTIFACT_NAME, batch_size: int = 32) -> None:
@@ -116,19 +136,6 @@ class EmpathyScorer:
             m: np.array([[p[m][label] for label in LEVEL_LABELS] for p in predicted], dtype=np.float64).reshape(-1, 3)
             for m in MECHANISMS
         }
-
-    def score_batch(self, pairs: Sequence[tuple[str, str]]) -> list[Score]:
-        """Score (seeker post, reply) pairs."""
-        if not pairs:
-            return []
-        probabilities = self.probabilities(pairs)
-        return [
-            combine_mechanisms({m: mechanism_summary(probabilities[m][i]) for m in MECHANISMS})
-            for i in range(len(pairs))
-        ]
-
-    def score(self, post: str, reply: str) -> Score:
-        return self.score_batch([(post, reply)])[0]
 
 
 @lru_cache(maxsize=1)
