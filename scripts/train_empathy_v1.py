@@ -2,7 +2,7 @@
 
 Usage:
     HF_HUB_OFFLINE=1 python scripts/train_empathy_v1.py [--data-dir ../shared/data/epitome]
-        [--embedding-cache /tmp/empathy_embeddings.npz]
+        [--embedding-cache empathy_embeddings.npz]
 
 parse -> read + split by seeker post -> embed -> per mechanism: pick C by grouped cross-validation
 on the training split, fit, measure on the held-out split -> save. Seeded and deterministic: a
