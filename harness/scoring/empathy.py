@@ -17,6 +17,7 @@ posts and an adversarial case file in ``reports/validation/empathy_scorer.md``. 
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -79,11 +80,12 @@ def empathy_spec() -> EncoderSpec:
     )
 
 
-class MechanismScorer:
+class MechanismScorer(ABC):
     """Scores from per-mechanism level probabilities; subclasses say how they get those."""
 
+    @abstractmethod
     def probabilities(self, pairs: Sequence[tuple[str, str]]) -> dict[str, np.ndarray]:
-        raise NotImplementedError
+        """Per mechanism, an (n_pairs, 3) array of level probabilities."""
 
     def score_batch(self, pairs: Sequence[tuple[str, str]]) -> list[Score]:
         """Score (seeker post, reply) pairs."""
