@@ -236,6 +236,102 @@ def _cmd_report(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _cmd_curate(args: argparse.Namespace, console: Console) -> int:
+    from harness.curate.pipeline import CurationConfig, curate
+    from harness.curate.records import ColumnSpec
+
+    where: dict[str, str] = {}
+    for condition in args.where or []:
+        column, sep, value = condition.partition("=")
+        if not sep or not column:
+            console.print(f"[bold red]error:[/bold red] --where {condition!r}: expected COLUMN=VALUE", highlight=False)
+            return 2
+        where[column] = value
+    spec = ColumnSpec(
+        kind=args.kind,
+        prompt=args.prompt,
+        response=args.response,
+        chosen=args.chosen,
+        rejected=args.rejected,
+        messages=args.messages,
+        id=args.id,
+    )
+    config = CurationConfig(
+        pii_engine=args.pii_engine,
+        near_duplicate_threshold=args.near_duplicate_threshold,
+        ngram=args.ngram,
+        toxicity_filter=args.toxicity_filter,
+        crisis_filter=args.crisis_filter,
+        decontaminate=args.decontaminate,
+        dedup=args.dedup,
+    )
+    result = curate(args.input, spec, args.out, config, console=console, force=args.force, where=where)
+    removed = ", ".join(f"{reason} {count}" for reason, count in result.removed_by_reason.items() if count) or "none"
+    print(f"curated: kept {result.rows_kept} of {result.rows_in} rows (removed: {removed})")
+    print(f"curated data: {args.out / 'curated.jsonl'}")
+    print(f"report: {args.out / 'curation.md'}")
+    return 0
+
+
+def _add_curate_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from harness.curate.pii import ENGINES
+    from harness.curate.pipeline import CurationConfig
+    from harness.curate.records import KINDS
+
+    parser = commands.add_parser(
+        "curate",
+        help="scrub personal data, remove toxic and harmful targets, suite items and duplicates from training data",
+        description="Curate a JSONL or CSV file before training on it. Example (CounselChat's train split): "
+        "mindgate curate counsel_chat.csv --kind sft --prompt questionText --response answerText "
+        "--where split=train --id questionID --out data/curated/counselchat-train",
+    )
+    parser.add_argument("input", type=Path, help="a .jsonl, .csv or .tsv file with named columns")
+    parser.add_argument(
+        "--out", type=Path, required=True, help="output directory (curated.jsonl, removed.jsonl, curation.json/.md)"
+    )
+    parser.add_argument(
+        "--kind",
+        choices=KINDS,
+        default="sft",
+        help="sft: prompt + response; preference: prompt + chosen + rejected; chat: a list of messages",
+    )
+    parser.add_argument("--prompt", help="column of the user's text (default: prompt)")
+    parser.add_argument("--response", help="sft: column of the reply to learn (default: response)")
+    parser.add_argument("--chosen", help="preference: column of the preferred reply (default: chosen)")
+    parser.add_argument("--rejected", help="preference: column of the rejected reply (default: rejected)")
+    parser.add_argument("--messages", help="chat: column holding [{role, content}, ...] (default: messages)")
+    parser.add_argument("--id", help="column naming each row in the report (default: the row number)")
+    parser.add_argument(
+        "--where", action="append", metavar="COLUMN=VALUE", help="keep only rows with this value (repeatable)"
+    )
+    parser.add_argument("--force", action="store_true", help="replace an existing curation in --out")
+    defaults = CurationConfig()
+    fields = {f.name: f for f in dataclasses.fields(CurationConfig)}
+    parser.add_argument(
+        "--pii-engine", choices=ENGINES, default=defaults.pii_engine, help=fields["pii_engine"].metadata["help"]
+    )
+    parser.add_argument(
+        "--near-duplicate-threshold",
+        type=float,
+        default=defaults.near_duplicate_threshold,
+        help=fields["near_duplicate_threshold"].metadata["help"] + f" (default: {defaults.near_duplicate_threshold})",
+    )
+    parser.add_argument(
+        "--ngram",
+        type=int,
+        default=defaults.ngram,
+        help=fields["ngram"].metadata["help"] + f" (default: {defaults.ngram})",
+    )
+    for name in ("toxicity_filter", "crisis_filter", "decontaminate", "dedup"):
+        parser.add_argument(
+            "--" + name.replace("_", "-"),
+            action=argparse.BooleanOptionalAction,
+            default=True,
+            help=fields[name].metadata["help"],
+        )
+    parser.set_defaults(handler=_cmd_curate)
+
+
 def _cmd_baseline_promote(args: argparse.Namespace, console: Console) -> int:
     from harness.store import promote_baseline
 
@@ -280,6 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
     board_parser.set_defaults(handler=_cmd_leaderboard)
     _add_gate_command(commands)
     _add_report_commands(commands)
+    _add_curate_command(commands)
     return parser
 
 
