@@ -196,23 +196,15 @@ def _cmd_gate(args: argparse.Namespace, console: Console) -> int:
 def _report_decision(decision: Any, console: Console, db: Path | None) -> int:
     """Print a gate decision, store it in the candidate's run directory and the database, and
     return its exit code."""
-    from harness.gate import decision_record, decision_table, decision_text
-    from harness.store import record_verdict, save_verdict, utc_now
+    from harness.gate import decision_table, decision_text
+    from harness.gate.verdicts import store_decision
 
     out = Console()
     if out.is_terminal:
         out.print(decision_table(decision))
     else:  # a CI log or a pipe: a table squeezed to 80 columns would be one word per line
         print(decision_text(decision), end="", flush=True)
-    record = {**decision_record(decision), "created": utc_now()}
-    try:
-        saved = save_verdict(decision.candidate_dir, record)
-        console.print(f"verdict saved in {escape(str(saved))}", soft_wrap=True)  # a path must stay whole
-    except OSError as error:  # a read-only run directory: the database still gets the verdict
-        console.print(
-            f"[yellow]warning:[/yellow] could not save the verdict in the candidate's run directory ({error})"
-        )
-    record_verdict(db, **record)
+    store_decision(decision, console, db)
     verdict = "[bold green]ACCEPT[/bold green]" if decision.exit_code == 0 else "[bold red]REJECT[/bold red]"
     console.print(f"gate: {verdict} {decision.candidate_run_id} against {decision.baseline_run_id}", soft_wrap=True)
     return int(decision.exit_code)
@@ -332,6 +324,38 @@ def _add_curate_command(commands: argparse._SubParsersAction[argparse.ArgumentPa
     parser.set_defaults(handler=_cmd_curate)
 
 
+def _cmd_train(args: argparse.Namespace, console: Console) -> int:
+    from harness.train import SFTTrainConfig, load_config, train_sft
+
+    classes = {"sft": SFTTrainConfig}
+    cls = classes[args.trainer]
+    overrides = {f.name: getattr(args, f.name, None) for f in dataclasses.fields(cls)}
+    config = load_config(cls, args.config, overrides)
+    result = train_sft(config, console)
+    print(f"adapter: {result.adapter_dir}")
+    if result.gate_exit_code is None:
+        print("gate: not run (gate: false)")
+        return 0
+    print(f"gate: {'ACCEPTED' if result.gate_exit_code == 0 else 'REJECTED (kept, marked in gate.json)'}")
+    return result.gate_exit_code
+
+
+def _add_train_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from harness.train import SFTTrainConfig, add_arguments
+
+    train_parser = commands.add_parser("train", help="train a LoRA adapter on curated data; it ends at the gate")
+    trainers = train_parser.add_subparsers(dest="trainer", required=True)
+    sft = trainers.add_parser(
+        "sft",
+        help="LoRA supervised fine-tuning (TRL SFTTrainer), loss on the reply only",
+        description="Example: mindgate train sft --config trainers/configs/sft.yaml --max-steps 20. Exit 0: the "
+        "adapter was accepted by the gate; 1: rejected (kept, marked in its gate.json); 2: unusable input.",
+    )
+    sft.add_argument("--config", type=Path, default=None, help="YAML file of the fields below")
+    add_arguments(sft, SFTTrainConfig)
+    sft.set_defaults(handler=_cmd_train)
+
+
 def _cmd_baseline_promote(args: argparse.Namespace, console: Console) -> int:
     from harness.store import promote_baseline
 
@@ -377,6 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_gate_command(commands)
     _add_report_commands(commands)
     _add_curate_command(commands)
+    _add_train_commands(commands)
     return parser
 
 

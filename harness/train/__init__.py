@@ -1,0 +1,15 @@
+"""Bundled trainers (LoRA SFT, DPO): thin compositions of TRL and PEFT that end at the gate."""
+
+from harness.train._common import LoraTrainConfig
+from harness.train._config import TrainConfigError, add_arguments, load_config
+from harness.train._sft import SFTTrainConfig, TrainResult, train_sft
+
+__all__ = [
+    "LoraTrainConfig",
+    "SFTTrainConfig",
+    "TrainConfigError",
+    "TrainResult",
+    "add_arguments",
+    "load_config",
+    "train_sft",
+]

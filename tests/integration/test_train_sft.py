@@ -1,0 +1,192 @@
+"""`mindgate train sft` on the bundled model with a tiny step count: curated data in, a LoRA
+adapter out (loss logged, weights changed, loss on the reply only), reloadable, evaluated and
+gated like any adapter; a rerun resumes from the last checkpoint."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness.curate.pipeline import CurationConfig, curate
+from harness.curate.records import ColumnSpec
+from tests.conftest import PROJECT_DIR, RunCli
+
+pytestmark = pytest.mark.integration
+
+ROWS = [
+    (
+        "How can I stop overthinking at night?",
+        "It can help to write your worries down an hour before bed, then set them aside.",
+    ),
+    (
+        "I get anxious before presentations.",
+        "That is very common. Practising out loud a few times and slowing your breathing can help.",
+    ),
+    (
+        "My friend stopped talking to me.",
+        "That sounds painful. You could send a short, kind message asking if everything is all right.",
+    ),
+    (
+        "I can't focus on my studies.",
+        "Short blocks of work with breaks, and a quiet place without your phone, often help focus.",
+    ),
+    (
+        "I feel lonely since moving city.",
+        "Moving is hard. Joining a class or club can be a gentle way to meet people regularly.",
+    ),
+    (
+        "I argue with my parents a lot.",
+        "It may help to pick a calm moment and tell them how the arguments make you feel.",
+    ),
+]
+
+
+def _curated(tmp_path: Path) -> Path:
+    source = tmp_path / "train.jsonl"
+    source.write_text("".join(json.dumps({"prompt": p, "response": r}) + "\n" for p, r in ROWS))
+    config = CurationConfig(pii_engine="regex", crisis_filter=False, toxicity_filter=False, decontaminate=False)
+    curate(source, ColumnSpec(), tmp_path / "curated", config)
+    return tmp_path / "curated" / "curated.jsonl"
+
+
+def _config(tmp_path: Path, data: Path, **extra: object) -> Path:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        yaml.safe_dump(
+            {
+                "version": 1,
+                "allow_partial_runs": True,
+                "rules": [
+                    {
+                        "id": "medqa-accuracy",
+                        "type": "non_inferiority",
+                        "task": "mh_medqa_psychiatry",
+                        "metric": "acc",
+                        "direction": "higher",
+                        "kind": "binary",
+                        "margin": 0.5,
+                    }
+                ],
+            }
+        )
+    )
+    config = {
+        "data": str(data),
+        "output_dir": str(tmp_path / "adapters"),
+        "name": "tiny-sft",
+        "max_steps": 2,
+        "batch_size": 2,
+        "max_length": 96,
+        "logging_steps": 1,
+        "save_steps": 1,
+        "gate_rules": str(rules),
+        "eval_limit": 4,
+        **extra,
+    }
+    path = tmp_path / "sft.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_sft_trains_saves_reloads_and_ends_at_the_gate(run_cli: RunCli, tmp_path: Path) -> None:
+    import torch
+    from peft import PeftModel
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM
+
+    from harness.models import check_adapter_fits, ensure_default_model, resolve_adapter
+
+    config = _config(tmp_path, _curated(tmp_path))
+    result = run_cli("train", "sft", "--config", str(config), timeout=3600)
+    assert result.returncode in (0, 1), result.stdout[-2000:] + result.stderr[-3000:]
+    adapter = tmp_path / "adapters" / "tiny-sft"
+    record = json.loads((adapter / "training.json").read_text())
+    assert record["trainer"] == "sft" and record["steps"] == 2
+    assert [entry["step"] for entry in record["loss_curve"]] == [1, 2]
+    assert all(entry["loss"] > 0 for entry in record["loss_curve"])
+    assert record["data"]["rows"] == len(ROWS) and len(record["data"]["curation_sha256"]) == 64
+    assert record["base_model"]["name"] == "smollm2-135m-instruct" and record["versions"]["trl"]
+    text = (adapter / "training.json").read_text() + (adapter / "adapter_config.json").read_text()
+    assert "/root/" not in text and str(Path.home()) + "/.cache" not in text
+    assert not (adapter / "README.md").exists()
+    assert not (tmp_path / "adapters" / "tiny-sft.checkpoints").exists()
+
+    weights = load_file(str(adapter / "adapter_model.safetensors"))
+    lora_b = [tensor for key, tensor in weights.items() if "lora_B" in key]
+    assert lora_b and any(float(t.abs().max()) > 0 for t in lora_b)  # B starts at zero: it moved
+
+    base_dir = ensure_default_model().path
+    check_adapter_fits(resolve_adapter(str(adapter)), base_dir)
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32), adapter)
+    assert sum(1 for name, _ in model.named_parameters() if "lora_" in name) == len(weights)
+
+    gate = json.loads((adapter / "gate.json").read_text())
+    assert gate["exit_code"] == result.returncode and gate["verdict"] in ("accept", "reject")
+    assert gate["run_id"] and gate["baseline_run_id"]
+    assert ("ACCEPTED" if result.returncode == 0 else "REJECTED") in result.stdout
+
+
+def test_the_loss_is_on_the_reply_only(tmp_path: Path) -> None:
+    from datasets import Dataset
+    from transformers import AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    from harness.models import ensure_default_model
+    from harness.train._common import read_curated
+    from harness.train._sft import SFTTrainConfig, sft_examples
+
+    data = read_curated(_curated(tmp_path))
+    examples = sft_examples(data, SFTTrainConfig(data=str(data.path)))
+    base = ensure_default_model().path
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    args = SFTConfig(
+        output_dir=str(tmp_path / "o"), completion_only_loss=True, max_length=128, report_to=[], use_cpu=True
+    )
+    trainer = SFTTrainer(
+        model=str(base), args=args, train_dataset=Dataset.from_list(examples), processing_class=tokenizer
+    )
+    row = trainer.train_dataset[0]
+    batch = trainer.data_collator([row])
+    labels = batch["labels"][0].tolist()
+    learned = tokenizer.decode(
+        [t for t, label in zip(batch["input_ids"][0].tolist(), labels, strict=True) if label != -100]
+    )
+    assert ROWS[0][1] in learned
+    assert ROWS[0][0] not in learned and "system" not in learned
+
+
+def test_a_crashed_run_resumes_from_its_last_checkpoint_to_the_same_adapter(run_cli: RunCli, tmp_path: Path) -> None:
+    data = _curated(tmp_path)
+    whole = _config(tmp_path, data, max_steps=3, gate=False, name="whole")
+    assert run_cli("train", "sft", "--config", str(whole), timeout=1800).returncode == 0
+    reference = (tmp_path / "adapters" / "whole" / "adapter_model.safetensors").read_bytes()
+
+    config = _config(tmp_path, data, max_steps=3, gate=False, name="crashed")
+    checkpoint = tmp_path / "adapters" / "crashed.checkpoints" / "checkpoint-1" / "trainer_state.json"
+    env = {**os.environ, "MINDGATE_RUNS_DIR": str(tmp_path / "runs")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "harness", "train", "sft", "--config", str(config)],
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 1800
+    while not checkpoint.is_file() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    process.kill()  # a crash right after the first checkpoint
+    process.wait()
+    assert checkpoint.is_file()
+    assert not (tmp_path / "adapters" / "crashed" / "adapter_model.safetensors").exists()
+
+    again = run_cli("train", "sft", "--config", str(config), timeout=1800)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "resuming from" in again.stderr
+    assert (tmp_path / "adapters" / "crashed" / "adapter_model.safetensors").read_bytes() == reference
