@@ -325,13 +325,13 @@ def _add_curate_command(commands: argparse._SubParsersAction[argparse.ArgumentPa
 
 
 def _cmd_train(args: argparse.Namespace, console: Console) -> int:
-    from harness.train import SFTTrainConfig, load_config, train_sft
+    from harness.train import DPOTrainConfig, SFTTrainConfig, load_config, train_dpo, train_sft
 
-    classes = {"sft": SFTTrainConfig}
-    cls = classes[args.trainer]
+    trainers: dict[str, tuple[Any, Any]] = {"sft": (SFTTrainConfig, train_sft), "dpo": (DPOTrainConfig, train_dpo)}
+    cls, train = trainers[args.trainer]
     overrides = {f.name: getattr(args, f.name, None) for f in dataclasses.fields(cls)}
     config = load_config(cls, args.config, overrides)
-    result = train_sft(config, console)
+    result = train(config, console)
     print(f"adapter: {result.adapter_dir}")
     if result.gate_exit_code is None:
         print("gate: not run (gate: false)")
@@ -341,7 +341,7 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
 
 
 def _add_train_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from harness.train import SFTTrainConfig, add_arguments
+    from harness.train import DPOTrainConfig, SFTTrainConfig, add_arguments
 
     train_parser = commands.add_parser("train", help="train a LoRA adapter on curated data; it ends at the gate")
     trainers = train_parser.add_subparsers(dest="trainer", required=True)
@@ -354,6 +354,53 @@ def _add_train_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     sft.add_argument("--config", type=Path, default=None, help="YAML file of the fields below")
     add_arguments(sft, SFTTrainConfig)
     sft.set_defaults(handler=_cmd_train)
+    dpo = trainers.add_parser(
+        "dpo",
+        help="LoRA DPO (TRL DPOTrainer) on curated preference pairs, on the base or an accepted adapter",
+        description="Example: mindgate train dpo --config trainers/configs/dpo.yaml --parent-adapter "
+        "reports/adapters/sft-counselchat. Exit 0: accepted by the gate; 1: rejected (kept, marked); "
+        "2: unusable input.",
+    )
+    dpo.add_argument("--config", type=Path, default=None, help="YAML file of the fields below")
+    add_arguments(dpo, DPOTrainConfig)
+    dpo.set_defaults(handler=_cmd_train)
+
+
+def _cmd_pairs(args: argparse.Namespace, console: Console) -> int:
+    from harness.pairs import build_pairs, write_pairs
+
+    pairs = build_pairs(args.source, args.input, args.split)
+    if not pairs:
+        raise MindgateError(f"{args.input}: no preference pairs found for source {args.source}")
+    write_pairs(pairs, args.out)
+    print(f"{len(pairs)} pairs written to {args.out}")
+    print(f"next: mindgate curate {args.out} --kind preference --id id --out <dir>")
+    return 0
+
+
+def _add_pairs_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from harness.pairs import SOURCES
+
+    pairs = commands.add_parser("pairs", help="preference pairs for DPO from people's judgements")
+    actions = pairs.add_subparsers(dest="pairs_command", required=True)
+    build = actions.add_parser(
+        "build",
+        help="build prompt/chosen/rejected pairs from a public data set",
+        description="Example: mindgate pairs build --source counselchat --input counsel_chat.csv --split train "
+        "--out reports/pairs/counselchat-train.jsonl",
+    )
+    build.add_argument(
+        "--source",
+        choices=SOURCES,
+        required=True,
+        help="counselchat (votes) or hh-rlhf (harmless pairs on mental health)",
+    )
+    build.add_argument(
+        "--input", type=Path, required=True, help="the source's file (CounselChat CSV, HH-RLHF jsonl.gz)"
+    )
+    build.add_argument("--split", default=None, help="counselchat: split to use (default: train)")
+    build.add_argument("--out", type=Path, required=True, help="output JSONL")
+    build.set_defaults(handler=_cmd_pairs)
 
 
 def _cmd_baseline_promote(args: argparse.Namespace, console: Console) -> int:
@@ -402,6 +449,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report_commands(commands)
     _add_curate_command(commands)
     _add_train_commands(commands)
+    _add_pairs_command(commands)
     return parser
 
 

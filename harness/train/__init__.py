@@ -2,14 +2,17 @@
 
 from harness.train._common import LoraTrainConfig
 from harness.train._config import TrainConfigError, add_arguments, load_config
+from harness.train._dpo import DPOTrainConfig, train_dpo
 from harness.train._sft import SFTTrainConfig, TrainResult, train_sft
 
 __all__ = [
+    "DPOTrainConfig",
     "LoraTrainConfig",
     "SFTTrainConfig",
     "TrainConfigError",
     "TrainResult",
     "add_arguments",
     "load_config",
+    "train_dpo",
     "train_sft",
 ]

@@ -1,0 +1,134 @@
+"""Preference pairs from people's judgements, for DPO (``mindgate pairs build``).
+
+- ``counselchat``: CounselChat questions answered by several licensed therapists. For a question,
+  the answer with the most upvotes is preferred to each answer with strictly fewer (ties are
+  dropped, at most ``MAX_PAIRS_PER_QUESTION`` pairs per question so popular questions do not
+  dominate). Rows of one split only (``--split``; the test split is the evaluation's).
+- ``hh-rlhf``: Anthropic's HH-RLHF harmless pairs whose human turn is about mental health
+  (``MENTAL_HEALTH`` below), single-turn dialogues only (prompt = the human turn). The rejected
+  text is only ever the rejected side; the chosen side still goes through curation, which removes
+  it when it is harmful or toxic (HH-RLHF's "chosen" is only the less harmful of two).
+
+Each output row: ``prompt``, ``chosen``, ``rejected``, ``source``, ``licence``, ``id`` and the
+evidence for the preference (``votes`` or the upstream pair index). Every pair set goes through
+``mindgate curate --kind preference`` before training.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from harness.errors import DataFormatError
+
+SOURCES: tuple[str, ...] = ("counselchat", "hh-rlhf")
+MAX_PAIRS_PER_QUESTION = 3
+MENTAL_HEALTH = re.compile(
+    r"\b(?:suicid\w*|kill(?:ing)? myself|self[- ]?harm\w*|cut(?:ting)? myself|depress\w*|anxi\w*|panic|lonely|"
+    r"loneliness|therap\w*|mental(?:ly)? ill\w*|mental health|psychiatr\w*|trauma\w*|ptsd|grief|grieving|"
+    r"eating disorder|anorex\w*|bulimi\w*|overdose|hopeless\w*|worthless|want to die|end my life|hurt myself)\b",
+    re.IGNORECASE,
+)
+
+
+def build_pairs(source: str, path: Path, split: str | None = None) -> list[dict[str, Any]]:
+    if source not in SOURCES:
+        raise DataFormatError(f"unknown pair source {source!r}; choose one of {', '.join(SOURCES)}")
+    if not path.is_file():
+        raise DataFormatError(f"{path}: no such file")
+    if source == "counselchat":
+        return counselchat_pairs(path, split or "train")
+    return hh_rlhf_pairs(path)
+
+
+def counselchat_pairs(path: Path, split: str) -> list[dict[str, Any]]:
+    by_question: dict[str, list[dict[str, str]]] = defaultdict(list)
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        needed = {"questionID", "questionText", "answerText", "upvotes", "split"}
+        missing = needed - set(reader.fieldnames or ())
+        if missing:
+            raise DataFormatError(f"{path}: not the CounselChat CSV (no column {', '.join(sorted(missing))})")
+        for row in reader:
+            if row["split"] == split and row["answerText"].strip() and row["questionText"].strip():
+                by_question[row["questionID"]].append(row)
+    if not by_question:
+        raise DataFormatError(f"{path}: no rows with split = {split!r}")
+    pairs = []
+    for question_id in sorted(by_question, key=_natural):
+        answers = sorted(by_question[question_id], key=lambda r: -int(r["upvotes"] or 0))
+        best = answers[0]
+        lower = [a for a in answers[1:] if int(a["upvotes"] or 0) < int(best["upvotes"] or 0)]
+        for number, worse in enumerate(lower[:MAX_PAIRS_PER_QUESTION], start=1):
+            pairs.append(
+                {
+                    "id": f"counselchat-{question_id}-{number}",
+                    "prompt": best["questionText"].strip(),
+                    "chosen": best["answerText"].strip(),
+                    "rejected": worse["answerText"].strip(),
+                    "votes": [int(best["upvotes"] or 0), int(worse["upvotes"] or 0)],
+                    "source": f"CounselChat {split} split (higher-voted therapist answer preferred)",
+                    "licence": "MIT (nbertagnolli/counsel-chat; answers from counselchat.com)",
+                }
+            )
+    return pairs
+
+
+def _natural(value: str) -> tuple[int, str]:
+    return (int(value), "") if value.isdigit() else (0, value)
+
+
+_TURN = re.compile(r"\n\n(Human|Assistant): ")
+
+
+def _turns(text: str) -> list[tuple[str, str]]:
+    parts = _TURN.split(text)
+    return [(parts[i], parts[i + 1].strip()) for i in range(1, len(parts) - 1, 2)]
+
+
+def hh_rlhf_pairs(path: Path) -> list[dict[str, Any]]:
+    pairs = []
+    for number, row in enumerate(_jsonl(path), start=1):
+        chosen, rejected = _turns(row.get("chosen", "")), _turns(row.get("rejected", ""))
+        if len(chosen) != 2 or len(rejected) != 2 or chosen[0] != rejected[0] or chosen[0][0] != "Human":
+            continue  # multi-turn, or the two sides do not share their prompt
+        prompt = chosen[0][1]
+        if not MENTAL_HEALTH.search(prompt) or chosen[1][1] == rejected[1][1] or not chosen[1][1]:
+            continue
+        pairs.append(
+            {
+                "id": f"hh-rlhf-harmless-test-{number}",
+                "prompt": prompt,
+                "chosen": chosen[1][1],
+                "rejected": rejected[1][1],
+                "source": f"Anthropic HH-RLHF harmless-base test, line {number} (crowdworker preference)",
+                "licence": "MIT (anthropics/hh-rlhf)",
+            }
+        )
+    return pairs
+
+
+def _jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.strip():
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError as error:
+                    raise DataFormatError(f"{path}, line {number}: not valid JSON ({error.msg})") from error
+
+
+def write_pairs(pairs: list[dict[str, Any]], out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(f".{out.name}.partial")
+    partial.write_text(
+        "".join(json.dumps(p, ensure_ascii=False, sort_keys=True) + "\n" for p in pairs), encoding="utf-8"
+    )
+    partial.replace(out)
