@@ -79,6 +79,54 @@ _TLD = (
 )
 _I = re.IGNORECASE
 _DOT = r"(?:\((?i:dot)\)|\[(?i:dot)\]|\{(?i:dot)\}|\s+(?i:dot)\s+)"
+# Address parts. A unit ("Apt 4C", "Flat 2B", "Room 4", "#5", "2ºB"), a building ("The Old Mill,",
+# "Denby House,"), a house number ("14", "221B", "5/22", "1508-888"), street words and a street type
+# ("Maple Street", "Central Ave SE", "Hangang-daero"), then a tail of towns and postcodes (US ZIP
+# with a state, UK, Irish Eircode, Canadian, Dutch, and 4-6 digit codes).
+_UNIT = (
+    r"(?:(?i:apt|apartment|flat|unit|suite|ste|shop|level|floor|fl|room|rm)\.?\s*#?\s*[\w\-\u00ba/]{1,6}"
+    r"|#\s?\d{1,5}[a-zA-Z]?|\d{1,2}\u00ba\s?[A-Z]?)"
+)
+_BUILDING = (
+    r"(?:\d{1,2}(?:st|nd|rd|th)\s+(?i:floor)|(?i:the)\s+[A-Z][\w'\-]*(?:\s+[A-Z][\w'\-]*)?"
+    r"|[A-Z][\w'\-]*\s+(?i:house|court|building|tower|centre|center|lodge|mansions|hall|plaza))"
+)
+_STREET_TYPE = (
+    r"(?:(?i:street|st|road|rd|avenue|ave|lane|ln|drive|dr|boulevard|blvd|close|way|court|ct|place|pl|terrace|"
+    r"crescent|cres|gardens|grove|square|sq|hill|park|row|mews|parade|highway|hwy|walk|circle|cir|trail|parkway|"
+    r"pkwy|view|rise|strasse|straße|weg|gasse)\b\.?|[A-Za-z]+-(?i:daero|ro|gil)\b)"
+)
+_HOUSE_NUMBER = r"\d{1,5}[a-zA-Z]?(?:\s*[-/]\s*\d{1,5}[a-zA-Z]?)?"
+_STREET_FIRST = (
+    rf"(?:\b(?:{_UNIT}|{_BUILDING}),?\s+(?:{_BUILDING},?\s+)?)?(?:\b(?i:unit|no\.?)\s+)?\b{_HOUSE_NUMBER},?\s+"
+    r"(?:(?i:north|south|east|west)\s+|(?:NE|NW|SE|SW|N|S|E|W)\.?\s+)?"
+    r"(?!(?i:minutes?|mins?|hours?|hrs?|miles?|blocks?|km|steps?|days?|weeks?|months?|years?|times?|or|to)\b)"
+    rf"(?:(?:\d+(?:st|nd|rd|th)|[A-Za-z][\w'\-]*)\s+(?!(?i:minutes?|mins?|hours?|miles?|blocks?|km|steps?)\b)){{0,3}}{_STREET_TYPE}(?:\s+(?:NE|NW|SE|SW|N|S|E|W)\b)?"
+)
+_CONTINENTAL_TYPE = (
+    r"(?i:rue|avenue|boulevard|bd|chemin|allée|impasse|via|viale|piazza|calle|avenida|carrer|rua|praça|plaza)"
+)
+_STREET_CONTINENTAL = (
+    rf"(?:\b{_HOUSE_NUMBER},?\s+{_CONTINENTAL_TYPE}\s+[\w'\-]+(?:\s+[\w'\-]+){{0,3}}"
+    rf"|\b{_CONTINENTAL_TYPE}\s+(?:[\w'\-]+\s+){{1,4}}?\d{{1,4}}[a-zA-Z]?\b)"
+)
+_STREET_NAME_FIRST = (
+    r"\b[A-Z][^\W\d_]+(?:straße|strasse|weg|gasse|platz|gracht|straat|laan|plein|kade|singel|vej|gatan|veien)"
+    rf"\s+{_HOUSE_NUMBER}"
+)
+_POSTCODE = (
+    r"(?:[A-Za-z]{2,3}\s+\d{4,5}(?:-\d{4})?|[A-Z]{2}\s+[A-Z]\d[A-Z]\s?\d[A-Z]\d|[A-Z]\d[A-Z]\s?\d[A-Z]\d|"
+    r"[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}|[A-Z]\d{2}\s?[A-Z0-9]{4}|\d{4}\s?[A-Z]{2}\b|\d{4,6}(?:-\d{4})?)"
+)
+_TOWN_WORD = r"[A-Z][a-z\u00e0-\u00ff][\w'\-\u00e0-\u00ff]*"
+_TOWN = rf"(?:Co\.\s+)?{_TOWN_WORD}(?:\s+{_TOWN_WORD}){{0,2}}(?:\s+\d{{1,2}}\b)?"
+_LOWER_TOWN_ZIP = r"[a-z]+(?:\s+[a-z]+)?,?\s+[a-z]{2}\s+\d{5}(?:-\d{4})?"
+_ADDRESS_TAIL = (
+    rf"(?:(?:\s+|,\s*)(?:{_UNIT}|{_LOWER_TOWN_ZIP}|{_POSTCODE}\b(?:\s+{_TOWN})?)"
+    rf"|,\s*{_TOWN}(?:\s+{_POSTCODE}\b)?){{0,5}}"
+)
+
+
 _PATTERNS: list[tuple[str, re.Pattern[str], int]] = [
     # Markdown link target, then URLs with a scheme or www., then bare domains with a path or a
     # known top-level domain (after e-mails, so "name@host.org" stays one e-mail).
@@ -108,7 +156,7 @@ _PATTERNS: list[tuple[str, re.Pattern[str], int]] = [
     (
         "URL",
         re.compile(
-            rf"(?<![@\w.])(?:[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?\.)+(?:(?:{_TLD})\b(?:/[^\s<>\"')\]]*)?|[a-z]{{2,6}}/[^\s<>\"')\]]+)"
+            rf"(?<![@\w.])(?:[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?\.)+(?:(?:{_TLD})\b(?:/[^\s<>\"')\]]*)?|[a-z]{{2,10}}/[^\s<>\"')\]]+)"
             r"(?<![.,;:!?])"
         ),
         0,
@@ -122,7 +170,7 @@ _PATTERNS: list[tuple[str, re.Pattern[str], int]] = [
         "HANDLE",
         re.compile(
             r"\b(?i:insta(?:gram)?|ig|snap(?:chat)?|tiktok|twitter|x|discord|reddit|tumblr|threads|bluesky|twitch|steam|"
-            r"psn|xbox)\b(?:\s*(?i:is|:|=|-)\s*|\s+)(?i:is\s+)?@?([A-Za-z0-9_]*[._0-9][A-Za-z0-9_.]*[A-Za-z0-9_])"
+            r"psn|xbox)\b(?:\s*(?i:is|:|=|-)\s*|\s+)(?i:is\s+)?@?([A-Za-z0-9_]*[._0-9](?:[A-Za-z0-9_.]*[A-Za-z0-9_])?)"
         ),
         1,
     ),
@@ -134,48 +182,23 @@ _PATTERNS: list[tuple[str, re.Pattern[str], int]] = [
         1,
     ),
     ("ID", re.compile(r"\bt[1-6]_[a-z0-9]{5,10}\b", _I), 0),  # Reddit fullnames
-    # Street addresses: an optional unit (and building name), a house number, up to three words
-    # and a street type, then up to three ", Town" parts and a postcode (US ZIP, UK, Irish, AU).
-    (
-        "ADDRESS",
-        re.compile(
-            r"(?:\b(?i:apt|apartment|flat|unit|suite|ste|shop|level|floor|room)\.?\s*#?\s*\w{1,5},?\s+"
-            r"(?:[A-Z][\w'\-]*\s+(?i:house|court|building|tower|centre|center|lodge|mansions|hall),?\s+)?)?"
-            r"\b\d{1,5}[a-zA-Z]?(?:\s*[-/]\s*\d{1,5})?,?\s+(?:(?i:[nsew]|north|south|east|west)\.?\s+)?"
-            r"(?:(?:\d+(?:st|nd|rd|th)|[A-Za-z][\w'\-]*)\s+){0,3}"
-            r"(?i:street|st|road|rd|avenue|ave|lane|ln|drive|dr|boulevard|blvd|close|way|court|ct|place|pl|"
-            r"terrace|crescent|cres|gardens|grove|square|sq|hill|park|row|mews|parade|highway|hwy|walk|"
-            r"circle|cir|trail|parkway|pkwy|view|rise|strasse|straße|weg|gasse)\b\.?"
-            r"(?:,?\s*(?i:apt|apartment|flat|unit|suite|ste)\.?\s*#?\s*\w{1,5})?"
-            r"(?:,\s*(?:Co\.\s+)?[A-Z][a-z\u00e0-\u00ff][\w'\-]*(?:\s+[A-Z][a-z\u00e0-\u00ff][\w'\-]*){0,2}){0,3}"
-            r"(?:,?\s*(?:[A-Z]{2,3}\s+\d{4,5}(?:-\d{4})?|\d{5}(?:-\d{4})?|[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}|"
-            r"[A-Z]\d{2}\s?[A-Z0-9]{4}))?"
-        ),
-        0,
-    ),
-    # Continental order: "12 rue des Lilas, 69003 Lyon", "Hauptstraße 5, 10115 Berlin".
-    (
-        "ADDRESS",
-        re.compile(
-            r"\b\d{1,4}[a-z]?,?\s+(?i:rue|avenue|boulevard|bd|chemin|place|allée|impasse|via|viale|piazza|calle|avenida|"
-            r"carrer|rua)\s+[\w'\-]+(?:\s+[\w'\-]+){0,3}(?:,\s*\d{4,5}\s+[A-Z][^\W\d_][\w'\-]*)?"
-        ),
-        0,
-    ),
-    (
-        "ADDRESS",
-        re.compile(
-            r"\b[A-Z][^\W\d_]+(?:straße|strasse|weg|gasse|platz)\s+\d{1,4}[a-z]?(?:,\s*\d{4,5}\s+[A-Z][^\W\d_][\w'\-]*)?"
-        ),
-        0,
-    ),
+    # Street addresses (see _ADDRESS below): number first, continental order, post boxes.
+    ("ADDRESS", re.compile(_STREET_FIRST + _ADDRESS_TAIL), 0),
+    ("ADDRESS", re.compile(_STREET_CONTINENTAL + _ADDRESS_TAIL), 0),
+    ("ADDRESS", re.compile(_STREET_NAME_FIRST + _ADDRESS_TAIL), 0),
+    ("ADDRESS", re.compile(r"\b(?i:p\.?\s?o\.?\s*box)\s+\d{1,6}" + _ADDRESS_TAIL), 0),
     ("ADDRESS", re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s+\d[A-Z]{2}\b"), 0),  # UK postcodes
     ("ADDRESS", re.compile(r"\b[A-Z]\d{2}\s?(?=[A-Z]*\d)[A-Z0-9]{4}\b"), 0),  # Irish Eircodes
     ("ADDRESS", re.compile(r"\b(?:po|p\.o\.)\s*box\s+\d{1,6}\b", _I), 0),
 ]
 # Phone numbers: groups of digits with separators, 8 to 15 digits, not a date or a range of years.
 _PHONE_CANDIDATE = re.compile(
-    r"(?<![\w+])(?:\+\d{1,3}[\s.\-]*)?(?:\(\d{1,5}\)[\s.\-]*)?\d[\d\s.\-]{6,20}\d(?:\s*(?:ext\.?|x|extension)\s*\d{1,5})?(?![\w])",
+    r"(?<![\w+])(?:\+\d{1,3}[\s.\-]*)?(?:\(\d{1,5}\)[\s.\-]*)?\d[\d\s.\-]{5,20}\d(?:\s*(?:ext\.?|x|extension)\s*\d{1,5})?(?![\w])",
+    _I,
+)
+_DIGIT_WORD = re.compile(r"\b(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|double\s+\w+)\b", _I)
+_SPELLED_NUMBER = re.compile(
+    r"\b(?:(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)[\s,\-]+){6,}(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)\b",
     _I,
 )
 _DATE_LIKE = re.compile(r"^\d{1,4}[./\-]\d{1,2}[./\-]\d{1,4}$|^(?:19|20)\d\d\s*[-/]\s*(?:19|20)\d\d$")
@@ -190,24 +213,56 @@ _RELATION = (
     r"grandfather|nan|nana|nonna|nonno|gran|niece|nephew|twins?|kids?|therapist|counsellor|counselor|psychiatrist|"
     r"psychologist|doctor|gp|boss|manager|coworker|colleague|roommate|flatmate|housemate|ex|ex-husband|ex-wife|"
     r"baby|child|stepdad|stepmom|stepmum|teacher|tutor|neighbour|neighbor|mate|pal|sponsor|case worker|caseworker|"
-    r"coach|nurse|pastor|priest|vicar"
+    r"coach|nurse|pastor|priest|vicar|kids|children|flatmates|roommates|housemates|siblings|sisters|brothers|"
+    r"daughters|sons|little one"
 )
 # A name after a kinship or relation word: "my sister Jess", "my therapist, Ana", "our twins, Ava and Noah".
 _RELATION_NAME = re.compile(
-    rf"\b(?i:{_RELATION})\s*,?\s+(?:(?i:called|named)\s+)?((?:[A-Z][^\W\d_]+(?:['\-][^\W\d_]+)*\s+)?[A-Z][^\W\d_]+(?:['\-][^\W\d_]+)*)"
-    r"(?:\s*(?:,|and|&)\s*([A-Z][^\W\d_]+(?:['\-][^\W\d_]+)*))?"
+    rf"\b(?i:{_RELATION})\s*[,:]?\s+(?:(?i:called|named)\s+)?((?:[A-Z][^\W\d_]+(?:['\-][^\W\d_]+)*\s+)?[A-Z][^\W\d_]+(?:['\-][^\W\d_]+)*)"
+    r"(?:\s*(?:,|and|&)\s*([A-Z][^\W\d_]+(?:['\-][^\W\d_]+)*))?(?:\s*(?:,|and|&)\s*([A-Z][^\W\d_]+(?:['\-][^\W\d_]+)*))?"
 )
 _NAMED_AS = re.compile(
-    r"\b(?i:my name is|i am called|i'm called|call me|named|called|signed|love,|thanks,|regards,|cheers,|best,|xo,?)"
+    r"\b(?i:my name is|i am called|i'm called|call me|calls me|calling me|called me|named|called|signed|"
+    r"love,|thanks,|regards,|cheers,|best,|xo,?)"
     r"\s+([A-Z][^\W\d_]+(?:['\-][^\W\d_]+)*(?:\s+[A-Z][^\W\d_]+(?:['\-][^\W\d_]+)*)?)"
 )
 _SIGNOFF = re.compile(r"(?:^|\n)\s*(?:[-\u2014\u2013~]+)\s*([A-Z][^\W\d_]+(?:['\-][^\W\d_]+)*)\b")
+# A signature after a dash at the end of a message: "thanks — Mikael".
+_DASH_SIGNATURE = re.compile(r"\s[\u2014\u2013~]\s*([A-Z][^\W\d_]+(?:['\-][^\W\d_]+)*)\s*(?:[.!]?\s*$|\n|,)")
+# Greetings and addresses: "Hi Jun", "Dear Mrs. Ali" (titles are matched separately).
+_GREETING = re.compile(
+    r"\b(?i:hi|hey|hello|dear|thanks|thank you|love you|miss you)\s*,?\s+([A-Z][^\W\d_]+(?:['\-][^\W\d_]+)*)\b"
+)
+# A name with an age in brackets: "Wanjiru (10)", "Amani (8 months)".
+_NAME_AGE_BRACKET = re.compile(
+    r"\b([A-Z][^\W\d_]+(?:['\-][^\W\d_]+)*)\s*\(\s*(\d{1,3}(?:\s*(?:months?|mos?|yrs?|years?|y/?o))?)\s*\)"
+)
+# A name before an honorific, a handle in brackets or an e-mail in angle brackets:
+# "Lakshmi akka", "Joaquina (@joaquina.mdz)", "Anouk de Vries <anouk@example.nl>".
+_NAME_BEFORE = re.compile(
+    r"\b([A-Z][^\W\d_]+(?:['\-][^\W\d_]+)*(?:\s+(?:(?:de|van|von|der|da|di|del|la|le|bin|al)\s+)*[A-Z][^\W\d_]+)?)"
+    r"(?:\s+(?i:akka|anna|amma|appa|didi|bhaiya|bhai|ji|sahib|san|sensei|chan|kun|auntie|aunty|uncle)\b|\s*\(\s*@|\s*<[^<>@\s]+@)"
+)
+# A name alone on its line (a signature), or with its age: "Chance is fifteen".
+_NAME_LINE = re.compile(r"(?:^|\n)[ \t]*([A-Z][^\W\d_]+(?:['\-][^\W\d_]+)*)[ \t]*(?=\n|$)")
+_NAME_IS_AGE = re.compile(
+    r"\b([A-Z][^\W\d_]+)\s+(?:is|was|turned|turns|just\s+turned)\s+((?:\d{1,2}|"
+    + "|".join(["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"])
+    + r"|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty)(?:\s*(?:years?|yrs?)(?:[\s\-]*old)?)?)"
+    r"(?=\s*[,.;:!?]|\s+(?:and|but|now|when|so)\b)"
+)
+# Verbs that take a person as object: "ask for Tariq", "text Giulia", "her name is Kalani".
+_PERSON_OBJECT = re.compile(
+    r"\b(?i:ask for|asked for|text|texted|texting|messaged|messaging|rang|ringing|hugged|her name is|his name is|"
+    r"their name is|name's)\s+([A-Z][^\W\d_]+(?:['\-][^\W\d_]+)*)\b"
+)
 # "Priya here." at the start; "- Gemma: 5 Larch Walk" in a list.
 _INTRO = re.compile(r"(?:^|\n)\s*(?:[-*\u2022]\s*)?([A-Z][^\W\d_]+(?:['\-][^\W\d_]+)*)(?:\s+here\b|\s*:(?=\s*\S))")
 # A capitalised word acting as a person: before a verb of speech or a bracketed relation.
 _PERSON_CUE = re.compile(
     r"\b([A-Z][^\W\d_]+(?:['\-][^\W\d_]+)*)\s+(?:said|says|told|tells|asked|texted|messaged|emailed|knows|runs|"
-    r"keeps|wrote|thinks|promised|(?:is|was)\s+reading|from\s+my|\((?:my|our)\s)"
+    r"keeps|wrote|thinks|promised|rang|took|found|checks|posts|killed\s+(?:him|her|them)self|died|passed\s+away|"
+    r"(?:is|was)\s+(?:reading|my|the\s+only)|from\s+(?:my|the|work)|at\s+reception|\((?:my|our|\w+\s+to)\s)"
 )
 _NOT_A_NAME = frozenset(
     [
@@ -278,6 +333,72 @@ _NOT_A_NAME = frozenset(
         "Hello",
         "Hey",
         "Dear",
+        "All",
+        "Team",
+        "Guys",
+        "Folks",
+        "Sir",
+        "Madam",
+        "Again",
+        "Anyway",
+        "Okay",
+        "Ok",
+        "Yes",
+        "No",
+        "Not",
+        "Just",
+        "What",
+        "Why",
+        "How",
+        "Who",
+        "Where",
+        "Is",
+        "Was",
+        "Are",
+        "Do",
+        "Does",
+        "Did",
+        "Can",
+        "Could",
+        "Would",
+        "Should",
+        "Still",
+        "Even",
+        "Last",
+        "Next",
+        "Since",
+        "After",
+        "Before",
+        "Because",
+        "Honestly",
+        "Sorry",
+        "Good",
+        "Bad",
+        "Here",
+        "Kids",
+        "Mother",
+        "Father",
+        "Sister",
+        "Brother",
+        "Support",
+        "Group",
+        "Reception",
+        "Work",
+        "Home",
+        "School",
+        "Christmas",
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
     ]
 )
 _NUMBER_WORDS = (
@@ -289,11 +410,19 @@ _AGE = rf"(?:\d{{1,3}}|{_NUMBER_WORDS})"
 # An age right after a name ("Leo, 7," "Leo (7)" "Leo is 15" "Leo, aged 15", "Leo who's seven years old").
 _AGE_AFTER = re.compile(
     rf"\s*(?:,|\()?\s*(?:(?i:is|was|are|were|who\s+is|who's|who\s+are|turned|turns|just\s+turned)\s*)?(?i:now\s+)?((?i:aged?\s+|age\s+)?{_AGE}"
-    r"(?:\s*(?:years?|yrs?)(?:[\s\-]*old)?|\s*(?:yo|y/o|y\.o\.)|\s*months?(?:[\s\-]*old)?)?)(?=\s*[,)\.;:!?]|\s+(?:and|but|who|has|is|was)\b|\s*$)",
+    r"(?:\s*(?:years?|yrs?)(?:[\s\-]*old)?|\s*(?:yo|y/o|y\.o\.)|\s*months?(?:[\s\-]*old)?)?)"
+    r"(?=\s*[,)\.;:!?]|\s+(?:and|but|who|has|is|was|when|then|now|at|in|so|because|since)\b|\s*$)",
     _I,
 )
 # An age right before a name ("my 7-year-old Leo", "15 year old Sam").
-_AGE_BEFORE = re.compile(rf"({_AGE}[\s\-]*(?:years?|yrs?|months?)[\s\-]*old)\s*(?:\w+\s+){{0,2}}$", _I)
+_AGE_BEFORE = re.compile(
+    rf"({_AGE}[\s\-]*(?:(?:years?|yrs?|months?)[\s\-]*old|yo|y/o|y\.o\.))\s*(?:\w+\s+){{0,2}}$", _I
+)
+# A pronoun's age soon after the name: "Iris. she was 21", "Sid ... he was twenty", "He's 67".
+_AGE_PRONOUN = re.compile(
+    rf"\b(?i:he|she|they)\s*(?i:'s|\s+is|\s+was|\s+were|\s+are|\s+turned|\s+turns)\s+(?i:only\s+|just\s+|now\s+)?({_AGE}"
+    r"(?:\s*(?:years?|yrs?)(?:[\s\-]*old)?)?)(?=\s*[,.;:!?)]|\s+(?:and|but|when|then|now)\b)",
+)
 
 
 def regex_spans(text: str) -> list[PiiSpan]:
@@ -306,15 +435,38 @@ def regex_spans(text: str) -> list[PiiSpan]:
     for match in _PHONE_CANDIDATE.finditer(text):
         value = match.group(0).strip()
         digits = re.sub(r"\D", "", re.sub(r"(?:ext\.?|x|extension)\s*\d+$", "", value, flags=_I))
-        if 8 <= len(digits) <= 15 and not _DATE_LIKE.match(value):
+        local = re.fullmatch(r"\d{3}[.\-]\d{4}", value) is not None  # "555-0108"
+        if (8 <= len(digits) <= 15 or local) and not _DATE_LIKE.match(value):
             spans.append(PiiSpan(match.start(), match.start() + len(match.group(0).rstrip()), "PHONE", "regex"))
     for match in _TITLE_NAME.finditer(text):
         spans.append(PiiSpan(match.start(), match.end(), "PERSON", "regex"))
-    for pattern in (_RELATION_NAME, _NAMED_AS, _SIGNOFF, _INTRO, _PERSON_CUE):
+    for pattern in (
+        _RELATION_NAME,
+        _NAMED_AS,
+        _SIGNOFF,
+        _INTRO,
+        _PERSON_CUE,
+        _DASH_SIGNATURE,
+        _GREETING,
+        _PERSON_OBJECT,
+        _NAME_BEFORE,
+        _NAME_LINE,
+    ):
         for match in pattern.finditer(text):
             for group in range(1, (pattern.groups or 0) + 1):
                 if match.group(group) and match.group(group).split()[0] not in _NOT_A_NAME:
                     spans.append(PiiSpan(match.start(group), match.end(group), "PERSON", "regex"))
+    for match in _NAME_IS_AGE.finditer(text):
+        if match.group(1) not in _NOT_A_NAME:
+            spans.append(PiiSpan(match.start(1), match.end(1), "PERSON", "regex"))
+            spans.append(PiiSpan(match.start(2), match.end(2), "AGE_WITH_NAME", "regex"))
+    for match in _NAME_AGE_BRACKET.finditer(text):
+        if match.group(1) not in _NOT_A_NAME:
+            spans.append(PiiSpan(match.start(1), match.end(1), "PERSON", "regex"))
+            spans.append(PiiSpan(match.start(2), match.end(2), "AGE_WITH_NAME", "regex"))
+    for match in _SPELLED_NUMBER.finditer(text):
+        if len(_DIGIT_WORD.findall(match.group(0))) >= 7:
+            spans.append(PiiSpan(match.start(), match.end(), "PHONE", "regex"))
     return spans
 
 
@@ -335,6 +487,9 @@ def age_spans(text: str, names: Iterable[PiiSpan]) -> list[PiiSpan]:
         after = _AGE_AFTER.match(text, name.end)
         if after:
             found.append(PiiSpan(after.start(1), after.end(1), "AGE_WITH_NAME", "regex"))
+        pronoun = _AGE_PRONOUN.search(text, name.end, min(len(text), name.end + 90))
+        if pronoun:
+            found.append(PiiSpan(pronoun.start(1), pronoun.end(1), "AGE_WITH_NAME", "regex"))
         window_start = max(0, name.start - 40)
         before = _AGE_BEFORE.search(text[window_start : name.start])
         if before:
@@ -388,6 +543,7 @@ class PiiScrubber:
             raise PiiEngineError(f"unknown PII engine {engine!r}; choose one of {', '.join(ENGINES)}")
         self.engine = engine
         self._keep_digits = frozenset(keep_numbers) if keep_numbers is not None else _hotline_digits()
+        self._keep_short = frozenset(number.removeprefix("1") for number in self._keep_digits)
         self._analyzer: Any = None
         self._lock = threading.Lock()
 
@@ -409,7 +565,14 @@ class PiiScrubber:
         trimmed = [t for t in (_trim(text, s) for s in spans) if t is not None]
         others = [s for s in trimmed if s.kind != "PERSON"]
         names = [s for s in trimmed if s.kind == "PERSON"]
-        alone = [n for n in names if not any(o.start <= n.start and n.end <= o.end for o in others)]
+        # Repeat a name only when it is sure: found by a cue, or a full name. The small spaCy
+        # model's single capitalised words ("Identify", "Fear") would otherwise spread.
+        alone = [
+            n
+            for n in names
+            if not any(o.start <= n.start and n.end <= o.end for o in others)
+            and ("regex" in n.source or len(text[n.start : n.end].split()) > 1)
+        ]
         trimmed += repeated_names(text, alone)
         names = [s for s in trimmed if s.kind == "PERSON"]
         trimmed.extend(age_spans(text, _name_groups(text, names)))
@@ -429,7 +592,8 @@ class PiiScrubber:
         if span.kind != "PHONE":
             return False
         digits = re.sub(r"\D", "", text[span.start : span.end])
-        return digits in self._keep_digits or digits.lstrip("1") in self._keep_digits
+        # "1-800-273-8255" and "800-273-8255" are the same line: compare without a leading 1.
+        return digits in self._keep_digits or digits.removeprefix("1") in self._keep_short
 
     def _presidio_spans(self, text: str) -> list[PiiSpan]:
         analyzer = self._load_analyzer()
@@ -460,6 +624,8 @@ def _plausible_name(value: str) -> bool:
     """spaCy's small model calls handles, links and numbers PERSON at times (those have their own kinds),
     and phrases of non-English text ("para expresar memorias"): a name of several words is capitalised."""
     words = value.split()
+    if value.islower() or value.strip() in _NOT_A_NAME:  # "llamar", "al día": other languages; "Dad"
+        return False
     if len(words) > 1 and any(word[:1].islower() for word in words if word.lower() not in _NAME_PARTICLES):
         return False
     return bool(words) and not _NOT_NAMES.search(value.strip()) and any(c.isalpha() for c in value)
