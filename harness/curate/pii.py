@@ -218,33 +218,33 @@ _RELATION = (
 )
 # A name after a kinship or relation word: "my sister Jess", "my therapist, Ana", "our twins, Ava and Noah".
 _RELATION_NAME = re.compile(
-    rf"\b(?i:{_RELATION})\s*[,:]?\s+(?:(?i:called|named)\s+)?((?:[A-Z][^\W\d_]+(?:['\-][^\W\d_]+)*\s+)?[A-Z][^\W\d_]+(?:['\-][^\W\d_]+)*)"
-    r"(?:\s*(?:,|and|&)\s*([A-Z][^\W\d_]+(?:['\-][^\W\d_]+)*))?(?:\s*(?:,|and|&)\s*([A-Z][^\W\d_]+(?:['\-][^\W\d_]+)*))?"
+    rf"\b(?i:{_RELATION})\s*[,:]?\s+(?:(?i:called|named)\s+)?((?:[A-Z][^\W\d_A-Z][^\W\d_]*(?:['\-][^\W\d_]+)*\s+)?[A-Z][^\W\d_A-Z][^\W\d_]*(?:['\-][^\W\d_]+)*)"
+    r"(?:\s*(?:,|and|&)\s*([A-Z][^\W\d_A-Z][^\W\d_]*(?:['\-][^\W\d_]+)*))?(?:\s*(?:,|and|&)\s*([A-Z][^\W\d_A-Z][^\W\d_]*(?:['\-][^\W\d_]+)*))?"
 )
 _NAMED_AS = re.compile(
     r"\b(?i:my name is|i am called|i'm called|call me|calls me|calling me|called me|named|called|signed|"
     r"love,|thanks,|regards,|cheers,|best,|xo,?)"
-    r"\s+([A-Z][^\W\d_]+(?:['\-][^\W\d_]+)*(?:\s+[A-Z][^\W\d_]+(?:['\-][^\W\d_]+)*)?)"
+    r"\s+([A-Z][^\W\d_A-Z][^\W\d_]*(?:['\-][^\W\d_]+)*(?:\s+[A-Z][^\W\d_A-Z][^\W\d_]*(?:['\-][^\W\d_]+)*)?)"
 )
-_SIGNOFF = re.compile(r"(?:^|\n)\s*(?:[-\u2014\u2013~]+)\s*([A-Z][^\W\d_]+(?:['\-][^\W\d_]+)*)\b")
+_SIGNOFF = re.compile(r"(?:^|\n)\s*(?:[-\u2014\u2013~]+)\s*([A-Z][^\W\d_A-Z][^\W\d_]*(?:['\-][^\W\d_]+)*)\b")
 # A signature after a dash at the end of a message: "thanks — Mikael".
-_DASH_SIGNATURE = re.compile(r"\s[\u2014\u2013~]\s*([A-Z][^\W\d_]+(?:['\-][^\W\d_]+)*)\s*(?:[.!]?\s*$|\n|,)")
+_DASH_SIGNATURE = re.compile(r"\s[\u2014\u2013~]\s*([A-Z][^\W\d_A-Z][^\W\d_]*(?:['\-][^\W\d_]+)*)\s*(?:[.!]?\s*$|\n|,)")
 # Greetings and addresses: "Hi Jun", "Dear Mrs. Ali" (titles are matched separately).
 _GREETING = re.compile(
-    r"\b(?i:hi|hey|hello|dear|thanks|thank you|love you|miss you)\s*,?\s+([A-Z][^\W\d_]+(?:['\-][^\W\d_]+)*)\b"
+    r"\b(?i:hi|hey|hello|dear|thanks|thank you|love you|miss you)\s*,?\s+([A-Z][^\W\d_A-Z][^\W\d_]*(?:['\-][^\W\d_]+)*)\b"
 )
 # A name with an age in brackets: "Wanjiru (10)", "Amani (8 months)".
 _NAME_AGE_BRACKET = re.compile(
-    r"\b([A-Z][^\W\d_]+(?:['\-][^\W\d_]+)*)\s*\(\s*(\d{1,3}(?:\s*(?:months?|mos?|yrs?|years?|y/?o))?)\s*\)"
+    r"\b([A-Z][^\W\d_A-Z][^\W\d_]*(?:['\-][^\W\d_]+)*)\s*\(\s*(\d{1,3}(?:\s*(?:months?|mos?|yrs?|years?|y/?o))?)\s*\)"
 )
 # A name before an honorific, a handle in brackets or an e-mail in angle brackets:
 # "Lakshmi akka", "Joaquina (@joaquina.mdz)", "Anouk de Vries <anouk@example.nl>".
 _NAME_BEFORE = re.compile(
-    r"\b([A-Z][^\W\d_]+(?:['\-][^\W\d_]+)*(?:\s+(?:(?:de|van|von|der|da|di|del|la|le|bin|al)\s+)*[A-Z][^\W\d_]+)?)"
+    r"\b([A-Z][^\W\d_A-Z][^\W\d_]*(?:['\-][^\W\d_]+)*(?:\s+(?:(?:de|van|von|der|da|di|del|la|le|bin|al)\s+)*[A-Z][^\W\d_]+)?)"
     r"(?:\s+(?i:akka|anna|amma|appa|didi|bhaiya|bhai|ji|sahib|san|sensei|chan|kun|auntie|aunty|uncle)\b|\s*\(\s*@|\s*<[^<>@\s]+@)"
 )
 # A name alone on its line (a signature), or with its age: "Chance is fifteen".
-_NAME_LINE = re.compile(r"(?:^|\n)[ \t]*([A-Z][^\W\d_]+(?:['\-][^\W\d_]+)*)[ \t]*(?=\n|$)")
+_NAME_LINE = re.compile(r"(?:^|\n)[ \t]*([A-Z][^\W\d_A-Z][^\W\d_]*(?:['\-][^\W\d_]+)*)[ \t]*(?=\n|$)")
 _NAME_IS_AGE = re.compile(
     r"\b([A-Z][^\W\d_]+)\s+(?:is|was|turned|turns|just\s+turned)\s+((?:\d{1,2}|"
     + "|".join(["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"])
@@ -254,13 +254,13 @@ _NAME_IS_AGE = re.compile(
 # Verbs that take a person as object: "ask for Tariq", "text Giulia", "her name is Kalani".
 _PERSON_OBJECT = re.compile(
     r"\b(?i:ask for|asked for|text|texted|texting|messaged|messaging|rang|ringing|hugged|her name is|his name is|"
-    r"their name is|name's)\s+([A-Z][^\W\d_]+(?:['\-][^\W\d_]+)*)\b"
+    r"their name is|name's)\s+([A-Z][^\W\d_A-Z][^\W\d_]*(?:['\-][^\W\d_]+)*)\b"
 )
 # "Priya here." at the start; "- Gemma: 5 Larch Walk" in a list.
-_INTRO = re.compile(r"(?:^|\n)\s*(?:[-*\u2022]\s*)?([A-Z][^\W\d_]+(?:['\-][^\W\d_]+)*)(?:\s+here\b|\s*:(?=\s*\S))")
+_INTRO = re.compile(r"(?:^|\n)\s*(?:[-*\u2022]\s*)?([A-Z][^\W\d_A-Z][^\W\d_]*(?:['\-][^\W\d_]+)*)(?:\s+here\b|\s*:(?=\s*\S))")
 # A capitalised word acting as a person: before a verb of speech or a bracketed relation.
 _PERSON_CUE = re.compile(
-    r"\b([A-Z][^\W\d_]+(?:['\-][^\W\d_]+)*)\s+(?:said|says|told|tells|asked|texted|messaged|emailed|knows|runs|"
+    r"\b([A-Z][^\W\d_A-Z][^\W\d_]*(?:['\-][^\W\d_]+)*)\s+(?:said|says|told|tells|asked|texted|messaged|emailed|knows|runs|"
     r"keeps|wrote|thinks|promised|rang|took|found|checks|posts|killed\s+(?:him|her|them)self|died|passed\s+away|"
     r"(?:is|was)\s+(?:reading|my|the\s+only)|from\s+(?:my|the|work)|at\s+reception|\((?:my|our|\w+\s+to)\s)"
 )
