@@ -231,7 +231,8 @@ _SIGNOFF = re.compile(r"(?:^|\n)\s*(?:[-\u2014\u2013~]+)\s*([A-Z][^\W\d_A-Z][^\W
 _DASH_SIGNATURE = re.compile(r"\s[\u2014\u2013~]\s*([A-Z][^\W\d_A-Z][^\W\d_]*(?:['\-][^\W\d_]+)*)\s*(?:[.!]?\s*$|\n|,)")
 # Greetings and addresses: "Hi Jun", "Dear Mrs. Ali" (titles are matched separately).
 _GREETING = re.compile(
-    r"\b(?i:hi|hey|hello|dear|thanks|thank you|love you|miss you)\s*,?\s+([A-Z][^\W\d_A-Z][^\W\d_]*(?:['\-][^\W\d_]+)*)\b"
+    r"\b(?i:hi|hey|hello|dear|thanks|thank you|love you|miss you)\s*,?\s+"
+    r"([A-Z][^\W\d_A-Z][^\W\d_]*(?:['\-][^\W\d_]+)*)\b"
 )
 # A name with an age in brackets: "Wanjiru (10)", "Amani (8 months)".
 _NAME_AGE_BRACKET = re.compile(
@@ -257,7 +258,9 @@ _PERSON_OBJECT = re.compile(
     r"their name is|name's)\s+([A-Z][^\W\d_A-Z][^\W\d_]*(?:['\-][^\W\d_]+)*)\b"
 )
 # "Priya here." at the start; "- Gemma: 5 Larch Walk" in a list.
-_INTRO = re.compile(r"(?:^|\n)\s*(?:[-*\u2022]\s*)?([A-Z][^\W\d_A-Z][^\W\d_]*(?:['\-][^\W\d_]+)*)(?:\s+here\b|\s*:(?=\s*\S))")
+_INTRO = re.compile(
+    r"(?:^|\n)\s*(?:[-*\u2022]\s*)?([A-Z][^\W\d_A-Z][^\W\d_]*(?:['\-][^\W\d_]+)*)(?:\s+here\b|\s*:(?=\s*\S))"
+)
 # A capitalised word acting as a person: before a verb of speech or a bracketed relation.
 _PERSON_CUE = re.compile(
     r"\b([A-Z][^\W\d_A-Z][^\W\d_]*(?:['\-][^\W\d_]+)*)\s+(?:said|says|told|tells|asked|texted|messaged|emailed|knows|runs|"
