@@ -76,6 +76,11 @@ class LoraTrainConfig:
         default=None, metadata={"help": "evaluate only N items per task (needs rules that allow partial runs)"}
     )
     eval_batch_size: int = field(default=16, metadata={"help": "evaluation requests per forward pass"})
+    report_to: str = field(default="mlflow", metadata={"help": "experiment tracking: mlflow, wandb (offline) or none"})
+    tracking_uri: str | None = field(
+        default=None, metadata={"help": "MLflow tracking URI (default: sqlite:///reports/mlflow/mlflow.db)"}
+    )
+    experiment: str = field(default="mindgate", metadata={"help": "MLflow experiment / W&B project name"})
 
     def check(self) -> None:
         if not self.data:
@@ -90,6 +95,8 @@ class LoraTrainConfig:
             raise ValueError("batch_size and gradient_accumulation_steps must be positive, max_length at least 16")
         if not self.name or "/" in self.name or self.name.startswith("."):
             raise ValueError(f"name {self.name!r} must be a plain directory name")
+        if self.report_to not in ("mlflow", "wandb", "none"):
+            raise ValueError(f"report_to {self.report_to!r}: choose mlflow, wandb or none")
 
 
 @dataclass(frozen=True)
@@ -227,7 +234,9 @@ def last_checkpoint(checkpoints: Path) -> str | None:
     return get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
 
 
-def training_arguments(config: LoraTrainConfig, checkpoints: Path) -> dict[str, Any]:
+def training_arguments(
+    config: LoraTrainConfig, checkpoints: Path, report_to: list[str] | None = None
+) -> dict[str, Any]:
     """TrainingArguments fields shared by the TRL configs."""
     import torch
 
@@ -245,7 +254,7 @@ def training_arguments(config: LoraTrainConfig, checkpoints: Path) -> dict[str, 
         "save_strategy": "steps",
         "save_steps": config.save_steps,
         "save_total_limit": 2,
-        "report_to": [],
+        "report_to": report_to or [],
         "use_cpu": not torch.cuda.is_available(),
         "bf16": False,
         "dataloader_num_workers": 0,

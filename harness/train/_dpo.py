@@ -31,7 +31,9 @@ from harness.train._common import (
     save_adapter,
     training_arguments,
 )
+from harness.train._config import as_record
 from harness.train._sft import TrainResult
+from harness.train._tracking import tracking
 
 
 @dataclass(frozen=True)
@@ -111,30 +113,37 @@ def train_dpo(config: DPOTrainConfig, console: Console | None = None) -> TrainRe
     gate_inputs(config)
     data = read_curated(Path(config.data))
     examples = dpo_examples(data, config)
-    model, tokenizer, peft_config, base, parent = load_policy(config, console)
-    reference = _reference(config, base, parent)
-    set_seed(config.seed)
-    args = DPOConfig(
-        **training_arguments(config, checkpoints),
-        beta=config.beta,
-        loss_type=[config.loss_type],
-        max_length=config.max_length,
-    )
-    trainer = DPOTrainer(
-        model=model,
-        ref_model=reference,
-        args=args,
-        train_dataset=Dataset.from_list(examples),
-        processing_class=tokenizer,
-        peft_config=peft_config,
-    )
-    resume = last_checkpoint(checkpoints)
-    if resume:
-        console.print(f"resuming from {resume}", markup=False, highlight=False)
-    trainer.train(resume_from_checkpoint=resume)
-    extra = {"pairs": len(examples), "reference": "base + parent adapter" if parent is not None else "base"}
-    record = base_record("dpo", config, base, parent, data, trainer, started, extra)
-    adapter_dir = save_adapter(trainer, final, checkpoints, record)
-    console.print(f"adapter saved: {adapter_dir}", markup=False, highlight=False, soft_wrap=True)
-    code = gate_adapter(adapter_dir, config, console) if config.gate else None
+    params = as_record(config)
+    with tracking(config.report_to, config.tracking_uri, config.experiment, f"dpo:{config.name}", params) as tracker:
+        model, tokenizer, peft_config, base, parent = load_policy(config, console)
+        reference = _reference(config, base, parent)
+        set_seed(config.seed)
+        args = DPOConfig(
+            **training_arguments(config, checkpoints, tracker.report_to),
+            beta=config.beta,
+            loss_type=[config.loss_type],
+            max_length=config.max_length,
+        )
+        trainer = DPOTrainer(
+            model=model,
+            ref_model=reference,
+            args=args,
+            train_dataset=Dataset.from_list(examples),
+            processing_class=tokenizer,
+            peft_config=peft_config,
+        )
+        resume = last_checkpoint(checkpoints)
+        if resume:
+            console.print(f"resuming from {resume}", markup=False, highlight=False)
+        trainer.train(resume_from_checkpoint=resume)
+        extra = {
+            "pairs": len(examples),
+            "reference": "base + parent adapter" if parent is not None else "base",
+            "tracking": {"kind": tracker.kind, "run_id": tracker.run_id},
+        }
+        record = base_record("dpo", config, base, parent, data, trainer, started, extra)
+        adapter_dir = save_adapter(trainer, final, checkpoints, record)
+        console.print(f"adapter saved: {adapter_dir}", markup=False, highlight=False, soft_wrap=True)
+        code = gate_adapter(adapter_dir, config, console) if config.gate else None
+        tracker.log_outcome(adapter_dir, data.path.parent)
     return TrainResult(adapter_dir, record, code)

@@ -30,6 +30,8 @@ from harness.train._common import (
     save_adapter,
     training_arguments,
 )
+from harness.train._config import as_record
+from harness.train._tracking import tracking
 
 
 @dataclass(frozen=True)
@@ -95,28 +97,34 @@ def train_sft(config: SFTTrainConfig, console: Console | None = None) -> TrainRe
     gate_inputs(config)
     data = read_curated(Path(config.data))
     examples = sft_examples(data, config)
-    model, tokenizer, peft_config, base, parent = load_policy(config, console)
-    # The trainer wraps the model with LoRA before it seeds anything: seed the initialisation here.
-    set_seed(config.seed)
-    args = SFTConfig(
-        **training_arguments(config, checkpoints),
-        max_length=config.max_length,
-        completion_only_loss=True,
-        packing=False,
-    )
-    trainer = SFTTrainer(
-        model=model,
-        args=args,
-        train_dataset=Dataset.from_list(examples),
-        processing_class=tokenizer,
-        peft_config=peft_config,
-    )
-    resume = last_checkpoint(checkpoints)
-    if resume:
-        console.print(f"resuming from {resume}", markup=False, highlight=False)
-    trainer.train(resume_from_checkpoint=resume)
-    record = base_record("sft", config, base, parent, data, trainer, started, {"examples": len(examples)})
-    adapter_dir = save_adapter(trainer, final, checkpoints, record)
-    console.print(f"adapter saved: {adapter_dir}", markup=False, highlight=False, soft_wrap=True)
-    code = gate_adapter(adapter_dir, config, console) if config.gate else None
+    params = as_record(config)
+    with tracking(config.report_to, config.tracking_uri, config.experiment, f"sft:{config.name}", params) as tracker:
+        model, tokenizer, peft_config, base, parent = load_policy(config, console)
+        # The trainer wraps the model with LoRA before it seeds anything: seed the initialisation here.
+        set_seed(config.seed)
+        args = SFTConfig(
+            **training_arguments(config, checkpoints, tracker.report_to),
+            max_length=config.max_length,
+            completion_only_loss=True,
+            packing=False,
+        )
+        trainer = SFTTrainer(
+            model=model,
+            args=args,
+            train_dataset=Dataset.from_list(examples),
+            processing_class=tokenizer,
+            peft_config=peft_config,
+        )
+        resume = last_checkpoint(checkpoints)
+        if resume:
+            console.print(f"resuming from {resume}", markup=False, highlight=False)
+        trainer.train(resume_from_checkpoint=resume)
+        tracked = {"tracking": {"kind": tracker.kind, "run_id": tracker.run_id}}
+        record = base_record(
+            "sft", config, base, parent, data, trainer, started, {"examples": len(examples), **tracked}
+        )
+        adapter_dir = save_adapter(trainer, final, checkpoints, record)
+        console.print(f"adapter saved: {adapter_dir}", markup=False, highlight=False, soft_wrap=True)
+        code = gate_adapter(adapter_dir, config, console) if config.gate else None
+        tracker.log_outcome(adapter_dir, data.path.parent)
     return TrainResult(adapter_dir, record, code)

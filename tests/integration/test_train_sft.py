@@ -88,6 +88,7 @@ def _config(tmp_path: Path, data: Path, **extra: object) -> Path:
         "save_steps": 1,
         "gate_rules": str(rules),
         "eval_limit": 4,
+        "report_to": "none",
         **extra,
     }
     path = tmp_path / "sft.yaml"
@@ -103,7 +104,8 @@ def test_sft_trains_saves_reloads_and_ends_at_the_gate(run_cli: RunCli, tmp_path
 
     from harness.models import check_adapter_fits, ensure_default_model, resolve_adapter
 
-    config = _config(tmp_path, _curated(tmp_path))
+    tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    config = _config(tmp_path, _curated(tmp_path), report_to="mlflow", tracking_uri=tracking, experiment="t")
     result = run_cli("train", "sft", "--config", str(config), timeout=3600)
     assert result.returncode in (0, 1), result.stdout[-2000:] + result.stderr[-3000:]
     adapter = tmp_path / "adapters" / "tiny-sft"
@@ -131,6 +133,19 @@ def test_sft_trains_saves_reloads_and_ends_at_the_gate(run_cli: RunCli, tmp_path
     assert gate["exit_code"] == result.returncode and gate["verdict"] in ("accept", "reject")
     assert gate["run_id"] and gate["baseline_run_id"]
     assert ("ACCEPTED" if result.returncode == 0 else "REJECTED") in result.stdout
+
+    # The same run in MLflow (a real local store): params, per-step loss, the verdict, artifacts.
+    import mlflow
+
+    client = mlflow.tracking.MlflowClient(tracking_uri=tracking)
+    tracked = client.get_run(record["tracking"]["run_id"])
+    assert tracked.data.params["mindgate.lora_r"] == "8" and tracked.data.params["mindgate.name"] == "tiny-sft"
+    assert [m.step for m in client.get_metric_history(tracked.info.run_id, "loss")] == [1, 2]
+    assert tracked.data.tags["gate.verdict"] == gate["verdict"] and tracked.data.tags["gate.run_id"] == gate["run_id"]
+    assert any(key.startswith("eval.mh_medqa_psychiatry.acc") for key in tracked.data.metrics)
+    artifacts = {item.path for item in client.list_artifacts(tracked.info.run_id)}
+    assert {"records", "adapter", "curation"} <= artifacts
+    assert tracked.info.status == "FINISHED"
 
 
 def test_the_loss_is_on_the_reply_only(tmp_path: Path) -> None:
