@@ -332,6 +332,8 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
     overrides = {f.name: getattr(args, f.name, None) for f in dataclasses.fields(cls)}
     config = load_config(cls, args.config, overrides)
     result = train(config, console)
+    if set(result.record) == {"distributed"}:  # a rank other than 0 of a distributed run
+        return 0
     print(f"adapter: {result.adapter_dir}")
     if result.gate_exit_code is None:
         print("gate: not run (gate: false)")

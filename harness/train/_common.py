@@ -262,6 +262,26 @@ def training_arguments(
     }
 
 
+def is_main_process() -> bool:
+    """True outside distributed runs, and on rank 0 of a run under ``accelerate launch``/torchrun."""
+    return os.environ.get("RANK", "0") == "0"
+
+
+def distributed_record(trainer: Any) -> dict[str, Any]:
+    """World size and every rank's optimizer steps (all ranks must call this)."""
+    import torch.distributed as dist
+
+    steps = [trainer.state.global_step]
+    if dist.is_available() and dist.is_initialized():
+        gathered: list[Any] = [None] * dist.get_world_size()
+        dist.all_gather_object(gathered, trainer.state.global_step)
+        steps = list(gathered)
+        backend = dist.get_backend()
+    else:
+        backend = None
+    return {"world_size": len(steps), "backend": backend, "steps_per_rank": steps}
+
+
 def package_versions() -> dict[str, str]:
     found = {}
     for name in PACKAGES:

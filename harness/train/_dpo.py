@@ -23,8 +23,10 @@ from harness.train._common import (
     adapter_paths,
     base_record,
     column,
+    distributed_record,
     gate_adapter,
     gate_inputs,
+    is_main_process,
     last_checkpoint,
     load_policy,
     read_curated,
@@ -114,7 +116,9 @@ def train_dpo(config: DPOTrainConfig, console: Console | None = None) -> TrainRe
     data = read_curated(Path(config.data))
     examples = dpo_examples(data, config)
     params = as_record(config)
-    with tracking(config.report_to, config.tracking_uri, config.experiment, f"dpo:{config.name}", params) as tracker:
+    main = is_main_process()
+    report_to = config.report_to if main else "none"  # one tracked run, from rank 0
+    with tracking(report_to, config.tracking_uri, config.experiment, f"dpo:{config.name}", params) as tracker:
         model, tokenizer, peft_config, base, parent = load_policy(config, console)
         reference = _reference(config, base, parent)
         set_seed(config.seed)
@@ -136,10 +140,14 @@ def train_dpo(config: DPOTrainConfig, console: Console | None = None) -> TrainRe
         if resume:
             console.print(f"resuming from {resume}", markup=False, highlight=False)
         trainer.train(resume_from_checkpoint=resume)
+        distributed = distributed_record(trainer)
+        if not main:  # the other ranks trained; rank 0 saves, gates and records
+            return TrainResult(final, {"distributed": distributed}, None)
         extra = {
             "pairs": len(examples),
             "reference": "base + parent adapter" if parent is not None else "base",
             "tracking": {"kind": tracker.kind, "run_id": tracker.run_id},
+            "distributed": distributed,
         }
         record = base_record("dpo", config, base, parent, data, trainer, started, extra)
         adapter_dir = save_adapter(trainer, final, checkpoints, record)

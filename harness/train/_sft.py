@@ -22,8 +22,10 @@ from harness.train._common import (
     adapter_paths,
     base_record,
     column,
+    distributed_record,
     gate_adapter,
     gate_inputs,
+    is_main_process,
     last_checkpoint,
     load_policy,
     read_curated,
@@ -98,7 +100,9 @@ def train_sft(config: SFTTrainConfig, console: Console | None = None) -> TrainRe
     data = read_curated(Path(config.data))
     examples = sft_examples(data, config)
     params = as_record(config)
-    with tracking(config.report_to, config.tracking_uri, config.experiment, f"sft:{config.name}", params) as tracker:
+    main = is_main_process()
+    report_to = config.report_to if main else "none"  # one tracked run, from rank 0
+    with tracking(report_to, config.tracking_uri, config.experiment, f"sft:{config.name}", params) as tracker:
         model, tokenizer, peft_config, base, parent = load_policy(config, console)
         # The trainer wraps the model with LoRA before it seeds anything: seed the initialisation here.
         set_seed(config.seed)
@@ -119,7 +123,10 @@ def train_sft(config: SFTTrainConfig, console: Console | None = None) -> TrainRe
         if resume:
             console.print(f"resuming from {resume}", markup=False, highlight=False)
         trainer.train(resume_from_checkpoint=resume)
-        tracked = {"tracking": {"kind": tracker.kind, "run_id": tracker.run_id}}
+        distributed = distributed_record(trainer)
+        if not main:  # the other ranks trained; rank 0 saves, gates and records
+            return TrainResult(final, {"distributed": distributed}, None)
+        tracked = {"tracking": {"kind": tracker.kind, "run_id": tracker.run_id}, "distributed": distributed}
         record = base_record(
             "sft", config, base, parent, data, trainer, started, {"examples": len(examples), **tracked}
         )

@@ -205,3 +205,18 @@ def test_a_crashed_run_resumes_from_its_last_checkpoint_to_the_same_adapter(run_
     assert again.returncode == 0, again.stderr[-3000:]
     assert "resuming from" in again.stderr
     assert (tmp_path / "adapters" / "crashed" / "adapter_model.safetensors").read_bytes() == reference
+
+
+def test_two_cpu_processes_train_one_adapter_under_accelerate(tmp_path: Path) -> None:
+    config = _config(tmp_path, _curated(tmp_path), gate=False, name="ddp", batch_size=1)
+    env = {**os.environ, "MINDGATE_RUNS_DIR": str(tmp_path / "runs"), "OMP_NUM_THREADS": "1"}
+    launcher = Path(sys.executable).parent / "accelerate"
+    accelerate_config = PROJECT_DIR / "trainers" / "accelerate" / "ddp_cpu.yaml"  # the shipped one
+    command = [str(launcher), "launch", "--config_file", str(accelerate_config)]
+    command += ["-m", "harness", "train", "sft", "--config", str(config)]
+    result = subprocess.run(command, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=1800)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    record = json.loads((tmp_path / "adapters" / "ddp" / "training.json").read_text())
+    assert record["distributed"] == {"world_size": 2, "backend": "gloo", "steps_per_rank": [2, 2]}
+    assert [p.name for p in (tmp_path / "adapters").iterdir()] == ["ddp"]  # one adapter, no leftovers
+    assert result.stdout.count("adapter: ") == 1
