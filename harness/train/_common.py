@@ -423,7 +423,7 @@ def gate_adapter(adapter_dir: Path, config: LoraTrainConfig, console: Console) -
         "baseline_run_id": record["baseline_run_id"],
         "rules_sha256": record["rules_hash"],
         "reasons": details["reasons"],
-        "failed_rules": [r["criterion"] for r in details["results"] if r["rejects"]],
+        "failed_rules": [f"{r['rule']['id']}: {r['evidence']}" for r in details["results"] if r["rejects"]],
         "created": record["created"],
     }
     (adapter_dir / GATE_RECORD).write_text(json.dumps(verdict, indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -120,9 +120,11 @@ def tracking(kind: str, uri: str | None, experiment: str, run_name: str, params:
         root = default_tracking_dir()
         root.mkdir(parents=True, exist_ok=True)
         uri = f"sqlite:///{root / 'mlflow.db'}"
-        artifacts = (root / "artifacts").as_uri()
-    else:
-        artifacts = None
+    # Artifacts beside a SQLite store (MLflow's default is ./mlruns in whatever directory the
+    # command runs in); a tracking server keeps its own.
+    artifacts = (
+        (Path(uri.removeprefix("sqlite:///")).parent / "artifacts").as_uri() if uri.startswith("sqlite:///") else None
+    )
     os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")  # a user's file:// store keeps working
     mlflow.set_tracking_uri(uri)
     if mlflow.get_experiment_by_name(experiment) is None:

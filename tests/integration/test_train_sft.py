@@ -146,6 +146,7 @@ def test_sft_trains_saves_reloads_and_ends_at_the_gate(run_cli: RunCli, tmp_path
     artifacts = {item.path for item in client.list_artifacts(tracked.info.run_id)}
     assert {"records", "adapter", "curation"} <= artifacts
     assert tracked.info.status == "FINISHED"
+    assert tracked.info.artifact_uri.startswith((tmp_path / "artifacts").as_uri())  # not ./mlruns
 
 
 def test_the_loss_is_on_the_reply_only(tmp_path: Path) -> None:
