@@ -1,9 +1,9 @@
 """Bundled trainers (LoRA SFT, DPO): thin compositions of TRL and PEFT that end at the gate."""
 
-from harness.train._common import LoraTrainConfig
+from harness.train._common import LoraTrainConfig, TrainResult
 from harness.train._config import TrainConfigError, add_arguments, load_config
 from harness.train._dpo import DPOTrainConfig, train_dpo
-from harness.train._sft import SFTTrainConfig, TrainResult, train_sft
+from harness.train._sft import SFTTrainConfig, train_sft
 
 __all__ = [
     "DPOTrainConfig",

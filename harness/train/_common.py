@@ -17,6 +17,7 @@ import os
 import platform
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -97,6 +98,13 @@ class LoraTrainConfig:
             raise ValueError(f"name {self.name!r} must be a plain directory name")
         if self.report_to not in ("mlflow", "wandb", "none"):
             raise ValueError(f"report_to {self.report_to!r}: choose mlflow, wandb or none")
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    adapter_dir: Path
+    record: dict[str, Any]
+    gate_exit_code: int | None  # None when the gate was not run (or on a rank other than 0)
 
 
 @dataclass(frozen=True)
@@ -428,3 +436,39 @@ def gate_adapter(adapter_dir: Path, config: LoraTrainConfig, console: Console) -
     }
     (adapter_dir / GATE_RECORD).write_text(json.dumps(verdict, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return int(gated.decision.exit_code)
+
+
+def run_training(
+    kind: str,
+    config: LoraTrainConfig,
+    console: Console,
+    data: CuratedData,
+    build_trainer: Callable[[list[str]], tuple[Any, Any, Any]],
+    extra: dict[str, Any],
+) -> TrainResult:
+    """Track, train (resuming from the last checkpoint), record, save, gate: the same for every
+    trainer. ``build_trainer(report_to)`` returns (TRL trainer, resolved base, resolved parent)."""
+    from harness.train._tracking import tracking
+
+    started = time.monotonic()
+    final, checkpoints = adapter_paths(config)
+    main = is_main_process()
+    report_to = config.report_to if main else "none"  # one tracked run, from rank 0
+    with tracking(
+        report_to, config.tracking_uri, config.experiment, f"{kind}:{config.name}", as_record(config)
+    ) as tracker:
+        trainer, base, parent = build_trainer(tracker.report_to)
+        resume = last_checkpoint(checkpoints)
+        if resume:
+            console.print(f"resuming from {resume}", markup=False, highlight=False)
+        trainer.train(resume_from_checkpoint=resume)
+        distributed = distributed_record(trainer)
+        if not main:  # the other ranks trained; rank 0 saves, gates and records
+            return TrainResult(final, {"distributed": distributed}, None)
+        tracked = {"tracking": {"kind": tracker.kind, "run_id": tracker.run_id}, "distributed": distributed}
+        record = base_record(kind, config, base, parent, data, trainer, started, {**extra, **tracked})
+        adapter_dir = save_adapter(trainer, final, checkpoints, record)
+        console.print(f"adapter saved: {adapter_dir}", markup=False, highlight=False, soft_wrap=True)
+        code = gate_adapter(adapter_dir, config, console) if config.gate else None
+        tracker.log_outcome(adapter_dir, data.path.parent)
+    return TrainResult(adapter_dir, record, code)

@@ -9,7 +9,6 @@ adapter on the base model, evaluated and gated like any other; its record names 
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,22 +19,15 @@ from harness.errors import DataFormatError
 from harness.train._common import (
     CuratedData,
     LoraTrainConfig,
+    TrainResult,
     adapter_paths,
-    base_record,
     column,
-    distributed_record,
-    gate_adapter,
     gate_inputs,
-    is_main_process,
-    last_checkpoint,
     load_policy,
     read_curated,
-    save_adapter,
+    run_training,
     training_arguments,
 )
-from harness.train._config import as_record
-from harness.train._sft import TrainResult
-from harness.train._tracking import tracking
 
 
 @dataclass(frozen=True)
@@ -110,20 +102,17 @@ def train_dpo(config: DPOTrainConfig, console: Console | None = None) -> TrainRe
     from trl import DPOConfig, DPOTrainer
 
     console = console or Console(stderr=True)
-    started = time.monotonic()
-    final, checkpoints = adapter_paths(config)
+    _, checkpoints = adapter_paths(config)
     gate_inputs(config)
     data = read_curated(Path(config.data))
     examples = dpo_examples(data, config)
-    params = as_record(config)
-    main = is_main_process()
-    report_to = config.report_to if main else "none"  # one tracked run, from rank 0
-    with tracking(report_to, config.tracking_uri, config.experiment, f"dpo:{config.name}", params) as tracker:
+
+    def build(report_to: list[str]) -> tuple[Any, Any, Any]:
         model, tokenizer, peft_config, base, parent = load_policy(config, console)
         reference = _reference(config, base, parent)
         set_seed(config.seed)
         args = DPOConfig(
-            **training_arguments(config, checkpoints, tracker.report_to),
+            **training_arguments(config, checkpoints, report_to),
             beta=config.beta,
             loss_type=[config.loss_type],
             max_length=config.max_length,
@@ -136,22 +125,7 @@ def train_dpo(config: DPOTrainConfig, console: Console | None = None) -> TrainRe
             processing_class=tokenizer,
             peft_config=peft_config,
         )
-        resume = last_checkpoint(checkpoints)
-        if resume:
-            console.print(f"resuming from {resume}", markup=False, highlight=False)
-        trainer.train(resume_from_checkpoint=resume)
-        distributed = distributed_record(trainer)
-        if not main:  # the other ranks trained; rank 0 saves, gates and records
-            return TrainResult(final, {"distributed": distributed}, None)
-        extra = {
-            "pairs": len(examples),
-            "reference": "base + parent adapter" if parent is not None else "base",
-            "tracking": {"kind": tracker.kind, "run_id": tracker.run_id},
-            "distributed": distributed,
-        }
-        record = base_record("dpo", config, base, parent, data, trainer, started, extra)
-        adapter_dir = save_adapter(trainer, final, checkpoints, record)
-        console.print(f"adapter saved: {adapter_dir}", markup=False, highlight=False, soft_wrap=True)
-        code = gate_adapter(adapter_dir, config, console) if config.gate else None
-        tracker.log_outcome(adapter_dir, data.path.parent)
-    return TrainResult(adapter_dir, record, code)
+        return trainer, base, parent
+
+    extra = {"pairs": len(examples), "reference": "base + parent adapter" if config.parent_adapter else "base"}
+    return run_training("dpo", config, console, data, build, extra)

@@ -8,7 +8,6 @@ completion tokens only (``completion_only_loss``).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,21 +18,15 @@ from harness.errors import DataFormatError
 from harness.train._common import (
     CuratedData,
     LoraTrainConfig,
+    TrainResult,
     adapter_paths,
-    base_record,
     column,
-    distributed_record,
-    gate_adapter,
     gate_inputs,
-    is_main_process,
-    last_checkpoint,
     load_policy,
     read_curated,
-    save_adapter,
+    run_training,
     training_arguments,
 )
-from harness.train._config import as_record
-from harness.train._tracking import tracking
 
 
 @dataclass(frozen=True)
@@ -47,13 +40,6 @@ class SFTTrainConfig(LoraTrainConfig):
     response_column: str | None = field(
         default=None, metadata={"help": "column of the reply to learn (default: the curation record's response column)"}
     )
-
-
-@dataclass(frozen=True)
-class TrainResult:
-    adapter_dir: Path
-    record: dict[str, Any]
-    gate_exit_code: int | None  # None when the gate was not run
 
 
 def sft_examples(data: CuratedData, config: SFTTrainConfig) -> list[dict[str, Any]]:
@@ -94,20 +80,17 @@ def train_sft(config: SFTTrainConfig, console: Console | None = None) -> TrainRe
     from trl import SFTConfig, SFTTrainer
 
     console = console or Console(stderr=True)
-    started = time.monotonic()
-    final, checkpoints = adapter_paths(config)
+    _, checkpoints = adapter_paths(config)
     gate_inputs(config)
     data = read_curated(Path(config.data))
     examples = sft_examples(data, config)
-    params = as_record(config)
-    main = is_main_process()
-    report_to = config.report_to if main else "none"  # one tracked run, from rank 0
-    with tracking(report_to, config.tracking_uri, config.experiment, f"sft:{config.name}", params) as tracker:
+
+    def build(report_to: list[str]) -> tuple[Any, Any, Any]:
         model, tokenizer, peft_config, base, parent = load_policy(config, console)
         # The trainer wraps the model with LoRA before it seeds anything: seed the initialisation here.
         set_seed(config.seed)
         args = SFTConfig(
-            **training_arguments(config, checkpoints, tracker.report_to),
+            **training_arguments(config, checkpoints, report_to),
             max_length=config.max_length,
             completion_only_loss=True,
             packing=False,
@@ -119,19 +102,6 @@ def train_sft(config: SFTTrainConfig, console: Console | None = None) -> TrainRe
             processing_class=tokenizer,
             peft_config=peft_config,
         )
-        resume = last_checkpoint(checkpoints)
-        if resume:
-            console.print(f"resuming from {resume}", markup=False, highlight=False)
-        trainer.train(resume_from_checkpoint=resume)
-        distributed = distributed_record(trainer)
-        if not main:  # the other ranks trained; rank 0 saves, gates and records
-            return TrainResult(final, {"distributed": distributed}, None)
-        tracked = {"tracking": {"kind": tracker.kind, "run_id": tracker.run_id}, "distributed": distributed}
-        record = base_record(
-            "sft", config, base, parent, data, trainer, started, {"examples": len(examples), **tracked}
-        )
-        adapter_dir = save_adapter(trainer, final, checkpoints, record)
-        console.print(f"adapter saved: {adapter_dir}", markup=False, highlight=False, soft_wrap=True)
-        code = gate_adapter(adapter_dir, config, console) if config.gate else None
-        tracker.log_outcome(adapter_dir, data.path.parent)
-    return TrainResult(adapter_dir, record, code)
+        return trainer, base, parent
+
+    return run_training("sft", config, console, data, build, {"examples": len(examples)})
