@@ -20,7 +20,6 @@ written to temporary names and renamed when complete, so a failed run leaves no 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -39,6 +38,7 @@ from harness.curate.dedup import find_duplicates
 from harness.curate.pii import PiiScrubber
 from harness.curate.records import ColumnSpec, Row, read_rows, replace_texts
 from harness.errors import MindgateError
+from harness.models._hashing import sha256_file
 
 REASONS: tuple[str, ...] = ("empty", "suite_overlap", "harmful", "toxic", "duplicate")
 EXAMPLES_PER_REASON = 3
@@ -275,7 +275,7 @@ def _record(
         examples[reason] = [_example(item) for item in chosen]
     return {
         "schema_version": SCHEMA_VERSION,
-        "input": {"file": input_path.name, "sha256": _sha256(input_path), "rows": len(rows)},
+        "input": {"file": input_path.name, "sha256": sha256_file(input_path), "rows": len(rows)},
         "columns": spec.as_record(),
         "config": asdict(config),
         "pii": {**scrubber.describe(), "spans_replaced": dict(sorted(pii_counts.items()))},
@@ -324,8 +324,8 @@ def _write_outputs(
         dropped = _write_jsonl(out_dir / "removed.jsonl", removed_rows)
         written += [curated, dropped]
         record["outputs"] = {
-            "curated.jsonl": {"sha256": _sha256(curated[0]), "rows": len(kept)},
-            "removed.jsonl": {"sha256": _sha256(dropped[0]), "rows": len(removed)},
+            "curated.jsonl": {"sha256": sha256_file(curated[0]), "rows": len(kept)},
+            "removed.jsonl": {"sha256": sha256_file(dropped[0]), "rows": len(removed)},
         }
         summary = _temporary(out_dir / "curation.json")
         summary.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
@@ -351,14 +351,6 @@ def _write_jsonl(path: Path, rows: Iterator[dict[str, Any]] | Any) -> tuple[Path
         for row in rows:
             handle.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
     return temporary, path
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def render_markdown(record: dict[str, Any]) -> str:

@@ -118,7 +118,7 @@ class CuratedData:
 
 def read_curated(path: Path) -> CuratedData:
     """Rows of a curated.jsonl whose curation record vouches for it (same sha256)."""
-    from harness.curate.pipeline import _sha256
+    from harness.models._hashing import sha256_file
 
     if not path.is_file():
         raise DataFormatError(f"{path}: no such file (run `mindgate curate` and point 'data' at its curated.jsonl)")
@@ -129,7 +129,7 @@ def read_curated(path: Path) -> CuratedData:
             "only on curated data (personal data scrubbed, harmful and toxic targets and suite items removed)"
         )
     record = json.loads(record_path.read_text(encoding="utf-8"))
-    digest = _sha256(path)
+    digest = sha256_file(path)
     expected = record.get("outputs", {}).get(path.name, {}).get("sha256")
     if expected != digest:
         raise DataFormatError(
@@ -146,7 +146,7 @@ def read_curated(path: Path) -> CuratedData:
                     raise DataFormatError(f"{path}, line {number}: not valid JSON ({error.msg})") from error
     if not rows:
         raise DataFormatError(f"{path}: no rows")
-    return CuratedData(rows, path, digest, record, _sha256(record_path))
+    return CuratedData(rows, path, digest, record, sha256_file(record_path))
 
 
 def column(rows: list[dict[str, Any]], name: str, path: Path, field_name: str) -> list[str]:
