@@ -52,11 +52,13 @@ eval: install
 serve: install
 	$(BIN)/mindgate serve --model $(MODEL) $(foreach a,$(ADAPTER),--adapter $(a))
 
-# Writes reports/bench/vllm-backend.{json,md} and hf-speed.{json,md}; run it on an otherwise idle machine.
+# Writes reports/bench/vllm-backend.{json,md}, hf-speed.{json,md} and trainers.{json,md}; run it on
+# an otherwise idle machine.
 BENCH_LIMIT ?= 60
 bench: install
 	$(BIN)/python scripts/bench_vllm.py
 	$(BIN)/python scripts/bench_speed.py --limit $(BENCH_LIMIT)
+	$(BIN)/python scripts/bench_trainers.py
 
 # Writes reports/bench/hf-suite.{json,md}: the whole suite once (BEFORE=1: twice), so allow an hour.
 bench-suite: install

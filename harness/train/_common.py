@@ -349,7 +349,7 @@ def base_record(
     return {
         "schema_version": RECORD_SCHEMA,
         "trainer": kind,
-        "config": as_record(config),
+        "config": portable_config(config),
         "base_model": {"name": base.name, "content_hash": base.content_hash, "source": base.source},
         "parent_adapter": None
         if parent is None
@@ -370,6 +370,28 @@ def base_record(
         "python": platform.python_version(),
         **(extra or {}),
     }
+
+
+_PATH_FIELDS = ("data", "output_dir", "parent_adapter", "gate_rules", "gate_baseline", "tracking_uri")
+
+
+def portable_config(config: LoraTrainConfig) -> dict[str, Any]:
+    """The config as recorded: paths relative to the project when inside it, else just their last
+    part (the record also holds the data's and the parent's hashes, which identify them)."""
+    from harness.paths import PROJECT_DIR
+
+    record = as_record(config)
+    for key in _PATH_FIELDS:
+        value = record.get(key)
+        if not isinstance(value, str):
+            continue
+        prefix, sep, rest = value.partition(":///") if value.startswith("sqlite:///") else ("", "", value)
+        path = Path(rest)
+        if path.is_absolute():
+            resolved = path.resolve()
+            shown = resolved.relative_to(PROJECT_DIR).as_posix() if resolved.is_relative_to(PROJECT_DIR) else path.name
+            record[key] = f"{prefix}{sep}{shown}"
+    return record
 
 
 def _lineage(parent_dir: Path) -> list[str]:
@@ -455,7 +477,7 @@ def run_training(
     main = is_main_process()
     report_to = config.report_to if main else "none"  # one tracked run, from rank 0
     with tracking(
-        report_to, config.tracking_uri, config.experiment, f"{kind}:{config.name}", as_record(config)
+        report_to, config.tracking_uri, config.experiment, f"{kind}:{config.name}", portable_config(config)
     ) as tracker:
         trainer, base, parent = build_trainer(tracker.report_to)
         resume = last_checkpoint(checkpoints)
