@@ -178,6 +178,7 @@ def test_the_loss_is_on_the_reply_only(tmp_path: Path) -> None:
     assert ROWS[0][0] not in learned and "system" not in learned
 
 
+@pytest.mark.slow  # three training processes; `make test-slow`
 def test_a_crashed_run_resumes_from_its_last_checkpoint_to_the_same_adapter(run_cli: RunCli, tmp_path: Path) -> None:
     data = _curated(tmp_path)
     whole = _config(tmp_path, data, max_steps=3, gate=False, name="whole")
@@ -208,6 +209,7 @@ def test_a_crashed_run_resumes_from_its_last_checkpoint_to_the_same_adapter(run_
     assert (tmp_path / "adapters" / "crashed" / "adapter_model.safetensors").read_bytes() == reference
 
 
+@pytest.mark.slow  # two processes under accelerate; `make test-slow`
 def test_two_cpu_processes_train_one_adapter_under_accelerate(tmp_path: Path) -> None:
     config = _config(tmp_path, _curated(tmp_path), gate=False, name="ddp", batch_size=1)
     env = {**os.environ, "MINDGATE_RUNS_DIR": str(tmp_path / "runs"), "OMP_NUM_THREADS": "1"}
