@@ -99,3 +99,21 @@ def test_trainers_refuse_data_that_curation_does_not_vouch_for(tmp_path: Path) -
     (tmp_path / "curation.json").write_text(json.dumps({"outputs": {"curated.jsonl": {"sha256": "0" * 64}}}))
     with pytest.raises(DataFormatError, match=r"the file changed after curation"):
         read_curated(data)
+
+
+def test_a_target_module_the_base_lacks_is_named_with_the_ones_it_has() -> None:
+    import torch
+
+    from harness.errors import AdapterMismatchError
+    from harness.train._common import check_target_modules
+
+    class Block(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.q_proj = torch.nn.Linear(4, 4)
+            self.v_proj = torch.nn.Linear(4, 4)
+
+    model = torch.nn.Sequential(Block())
+    check_target_modules(model, ("q_proj", "v_proj"), "tiny")
+    with pytest.raises(AdapterMismatchError, match=r"\['query'\] are not modules of base model tiny.*q_proj, v_proj"):
+        check_target_modules(model, ("q_proj", "query"), "tiny")
