@@ -380,10 +380,50 @@ def _cmd_pairs(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _cmd_pairs_synth(args: argparse.Namespace, console: Console) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from harness.curate.records import read_prompts
+    from harness.synth import PairSynthesiser, SynthConfig
+
+    prompts = read_prompts(args.prompts, args.prompt, args.id)
+    if args.limit is not None:
+        prompts = prompts[: args.limit]
+    config = SynthConfig(
+        base_url=args.base_url,
+        model=args.model,
+        api_key_env=args.api_key_env,
+        temperature=args.temperature,
+        max_tokens=args.max_tokens,
+        seed=args.seed,
+        concurrency=args.concurrency,
+    )
+    synthesiser = PairSynthesiser(config)
+    columns = (TextColumn("pairs"), BarColumn(), MofNCompleteColumn(), TextColumn("ETA"), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        bar = progress.add_task("pairs", total=None)
+
+        def on_done(finished: int, total: int) -> None:
+            progress.update(bar, completed=finished, total=total)
+
+        outcome = synthesiser.run(prompts, args.out, on_done)
+    print(
+        f"{outcome.written} pairs written to {args.out} ({outcome.already_done} already there, "
+        f"{len(outcome.failed)} failed, {synthesiser.sent} requests sent)"
+    )
+    for name, problem in sorted(outcome.failed.items())[:20]:
+        print(f"  failed: {name}: {problem}", file=sys.stderr)
+    if outcome.failed:
+        print("rerun the same command to retry the failed prompts; finished pairs are kept", file=sys.stderr)
+        return 1
+    print(f"next: mindgate curate {args.out} --kind preference --id id --out <dir>")
+    return 0
+
+
 def _add_pairs_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from harness.pairs import SOURCES
 
-    pairs = commands.add_parser("pairs", help="preference pairs for DPO from people's judgements")
+    pairs = commands.add_parser("pairs", help="preference pairs for DPO: from people's judgements, or synthesised")
     actions = pairs.add_subparsers(dest="pairs_command", required=True)
     build = actions.add_parser(
         "build",
@@ -395,14 +435,40 @@ def _add_pairs_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
         "--source",
         choices=SOURCES,
         required=True,
-        help="counselchat (votes) or hh-rlhf (harmless pairs on mental health)",
+        help="counselchat (votes), hh-rlhf (harmless pairs on mental health) or esconv (ESConv against "
+        "FailedESConv supporter turns)",
     )
     build.add_argument(
-        "--input", type=Path, required=True, help="the source's file (CounselChat CSV, HH-RLHF jsonl.gz)"
+        "--input",
+        type=Path,
+        required=True,
+        help="the source's file (CounselChat CSV, HH-RLHF jsonl.gz) or folder (ESConv)",
     )
-    build.add_argument("--split", default=None, help="counselchat: split to use (default: train)")
+    build.add_argument("--split", default=None, help="counselchat, esconv: split to use (default: train)")
     build.add_argument("--out", type=Path, required=True, help="output JSONL")
     build.set_defaults(handler=_cmd_pairs)
+    synth = actions.add_parser(
+        "synth",
+        help="ask an OpenAI-compatible endpoint for a preferred and a rejected reply per prompt",
+        description="Example (a local vLLM server from `make serve`): mindgate pairs synth --prompts prompts.jsonl "
+        "--base-url http://127.0.0.1:8000/v1 --model smollm2-135m-instruct --out reports/pairs/synth.jsonl. "
+        "With a hosted API: --base-url https://api.openai.com/v1 --model gpt-4o-mini --api-key-env OPENAI_API_KEY. "
+        "The instructions are rubrics/pairs/synth_prompts.yaml; the rejected reply is a weak one (cold, "
+        "dismissive, generic), never harmful content. A rerun with the same --out skips finished prompts.",
+    )
+    synth.add_argument("--prompts", type=Path, required=True, help="JSONL or CSV file with a prompt column")
+    synth.add_argument("--prompt", default="prompt", help="column holding the prompt (default: prompt)")
+    synth.add_argument("--id", default=None, help="column naming each prompt (default: its row number)")
+    synth.add_argument("--base-url", required=True, help="the endpoint, e.g. http://127.0.0.1:8000/v1")
+    synth.add_argument("--model", required=True, help="the served model's name")
+    synth.add_argument("--api-key-env", default=None, help="NAME of the environment variable holding the key")
+    synth.add_argument("--temperature", type=float, default=0.7, help="sampling temperature (default 0.7)")
+    synth.add_argument("--max-tokens", type=int, default=320, help="longest reply in tokens (default 320)")
+    synth.add_argument("--seed", type=int, default=0, help="sampling seed sent with each request (default 0)")
+    synth.add_argument("--concurrency", type=int, default=4, help="requests in flight (default 4)")
+    synth.add_argument("--limit", type=int, default=None, help="only the first N prompts")
+    synth.add_argument("--out", type=Path, required=True, help="output JSONL (appended to; finished prompts skipped)")
+    synth.set_defaults(handler=_cmd_pairs_synth)
 
 
 def _cmd_baseline_promote(args: argparse.Namespace, console: Console) -> int:

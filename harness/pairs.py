@@ -8,6 +8,17 @@
   (``MENTAL_HEALTH`` below), single-turn dialogues only (prompt = the human turn). The rejected
   text is only ever the rejected side; the chosen side still goes through curation, which removes
   it when it is harmful or toxic (HH-RLHF's "chosen" is only the less harmful of two).
+- ``esconv``: supporter turns of ESConv conversations the seeker rated as empathic (4 or 5 of 5)
+  against supporter turns of FailedESConv conversations the seeker rated unempathic (1 or 2). The
+  two corpora share no conversation, so a pair needs two seeker turns that say the same thing:
+  every FailedESConv seeker turn of at least ``ESCONV_MIN_WORDS`` words is matched to its nearest
+  ESConv seeker turn (MiniLM sentence embeddings, cosine), and a pair is kept only when the
+  cosine is at least ``ESCONV_MIN_SIMILARITY`` (a near-paraphrase) and both turns have a
+  supporter reply. Prompt = the ESConv seeker turn, chosen = the ESConv supporter's reply to it,
+  rejected = the failed supporter's reply to its twin. Each ESConv turn is used once (its
+  closest twin). ``--input`` is the folder holding ``train.jsonl`` (or ``--split valid``) and
+  ``FailedESConv.json``; the test split is left alone (mh_empathy draws prompts from it).
+  Licence CC BY-NC 4.0: non-commercial research only.
 
 Each output row: ``prompt``, ``chosen``, ``rejected``, ``source``, ``licence``, ``id`` and the
 evidence for the preference (``votes`` or the upstream pair index). Every pair set goes through
@@ -27,7 +38,7 @@ from typing import Any
 
 from harness.errors import DataFormatError
 
-SOURCES: tuple[str, ...] = ("counselchat", "hh-rlhf")
+SOURCES: tuple[str, ...] = ("counselchat", "hh-rlhf", "esconv")
 MAX_PAIRS_PER_QUESTION = 3
 MENTAL_HEALTH = re.compile(
     r"\b(?:suicid\w*|kill(?:ing)? myself|self[- ]?harm\w*|cut(?:ting)? myself|depress\w*|anxi\w*|panic|lonely|"
@@ -40,6 +51,8 @@ MENTAL_HEALTH = re.compile(
 def build_pairs(source: str, path: Path, split: str | None = None) -> list[dict[str, Any]]:
     if source not in SOURCES:
         raise DataFormatError(f"unknown pair source {source!r}; choose one of {', '.join(SOURCES)}")
+    if source == "esconv":
+        return esconv_pairs(path, split or "train")
     if not path.is_file():
         raise DataFormatError(f"{path}: no such file")
     if source == "counselchat":
@@ -123,6 +136,98 @@ def _jsonl(path: Path) -> Iterator[dict[str, Any]]:
                     yield json.loads(line)
                 except json.JSONDecodeError as error:
                     raise DataFormatError(f"{path}, line {number}: not valid JSON ({error.msg})") from error
+
+
+ESCONV_MIN_WORDS = 6
+ESCONV_MIN_SIMILARITY = 0.80
+_ESCONV_SPLITS = ("train", "valid")
+
+
+def _dialogue_turns(dialog: list[dict[str, Any]], seeker: str, text_key: str) -> list[tuple[str, str]]:
+    """(seeker turn, the supporter's reply) with consecutive messages of one speaker joined."""
+    merged: list[list[str]] = []  # [speaker, text]
+    for message in dialog:
+        text = " ".join(str(message.get(text_key) or "").split())
+        if not text:
+            continue
+        role = "seeker" if message.get("speaker") == seeker else "supporter"
+        if merged and merged[-1][0] == role:
+            merged[-1][1] += " " + text
+        else:
+            merged.append([role, text])
+    return [
+        (merged[i][1], merged[i + 1][1])
+        for i in range(len(merged) - 1)
+        if merged[i][0] == "seeker" and merged[i + 1][0] == "supporter"
+    ]
+
+
+def _empathy_rating(conversation: dict[str, Any]) -> int | None:
+    value = (conversation.get("survey_score") or {}).get("seeker", {}).get("empathy")
+    return int(value) if str(value or "").isdigit() else None
+
+
+def esconv_pairs(folder: Path, split: str) -> list[dict[str, Any]]:
+    from harness.scoring.counsel import text_vectors
+
+    if split not in _ESCONV_SPLITS:
+        choices = ", ".join(_ESCONV_SPLITS)
+        raise DataFormatError(f"esconv: --split {split!r}; choose one of {choices} (the test split is the suite's)")
+    good_file, failed_file = folder / f"{split}.jsonl", folder / "FailedESConv.json"
+    for needed in (good_file, failed_file):
+        if not needed.is_file():
+            raise DataFormatError(f"{needed}: no such file; --input is the ESConv folder holding it")
+    good = [c for c in _jsonl(good_file) if (_empathy_rating(c) or 0) >= 4]
+    try:
+        failed = json.loads(failed_file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise DataFormatError(f"{failed_file}: not valid JSON ({error.msg})") from error
+    failed = [c for c in failed if _empathy_rating(c) in (1, 2)]
+
+    def long_enough(turn: tuple[str, str]) -> bool:
+        return len(turn[0].split()) >= ESCONV_MIN_WORDS
+
+    good_turns = [
+        (number, turn)
+        for number, c in enumerate(good)
+        for turn in _dialogue_turns(c["dialog"], "usr", "text")
+        if long_enough(turn)
+    ]
+    failed_turns = [
+        (number, turn)
+        for number, c in enumerate(failed)
+        for turn in _dialogue_turns(c["dialog"], "speaker", "content")
+        if long_enough(turn)
+    ]
+    if not good_turns or not failed_turns:
+        return []
+    similarity = text_vectors([t[0] for _, t in failed_turns]) @ text_vectors([t[0] for _, t in good_turns]).T
+    best_for_good: dict[int, tuple[float, int]] = {}
+    for f_index in range(len(failed_turns)):
+        g_index = int(similarity[f_index].argmax())
+        score = float(similarity[f_index, g_index])
+        if score >= ESCONV_MIN_SIMILARITY and score > best_for_good.get(g_index, (-1.0, -1))[0]:
+            best_for_good[g_index] = (score, f_index)
+    pairs = []
+    for g_index, (score, f_index) in sorted(best_for_good.items()):
+        (g_conv, (prompt, chosen)), (f_conv, (twin, rejected)) = good_turns[g_index], failed_turns[f_index]
+        if chosen == rejected:
+            continue
+        pairs.append(
+            {
+                "id": f"esconv-{split}-{g_index}",
+                "prompt": prompt,
+                "chosen": chosen,
+                "rejected": rejected,
+                "twin_prompt": twin,
+                "similarity": round(score, 4),
+                "ratings": [_empathy_rating(good[g_conv]), _empathy_rating(failed[f_conv])],
+                "source": f"ESConv {split} (seeker rated empathy >= 4) against FailedESConv (rated 1-2), "
+                f"seeker turns matched at cosine >= {ESCONV_MIN_SIMILARITY}",
+                "licence": "CC-BY-NC-4.0 (thu-coai/Emotional-Support-Conversation): non-commercial research only",
+            }
+        )
+    return pairs
 
 
 def write_pairs(pairs: list[dict[str, Any]], out: Path) -> None:

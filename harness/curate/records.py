@@ -231,3 +231,42 @@ def replace_texts(row: Row, spec: ColumnSpec, texts: list[str]) -> dict[str, Any
     for segment, text in zip(row.segments, texts, strict=True):
         out[segment.where] = text
     return out
+
+
+def read_prompts(path: Path, column: str, id_column: str | None = None) -> list[tuple[str, str]]:
+    """(name, prompt) per row of a JSONL or CSV file: the prompts to ask a model about.
+
+    Rows are named by ``id_column`` when given (its values must be unique), else ``row N``; an
+    empty prompt is an error naming the row."""
+    if not path.is_file():
+        raise DataFormatError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".json"):
+        raw_rows = list(_jsonl_rows(path))
+    elif suffix in (".csv", ".tsv"):
+        raw_rows = list(_csv_rows(path, delimiter="\t" if suffix == ".tsv" else ","))
+    else:
+        raise DataFormatError(f"{path}: unknown file type {suffix!r}; give a .jsonl, .csv or .tsv file")
+    if not raw_rows:
+        raise DataFormatError(f"{path}: the file holds no rows")
+    seen: set[str] = set()
+    for _, raw in raw_rows[:1000]:
+        seen.update(raw)
+    for wanted, flag in ((column, "--prompt"), (id_column, "--id")):
+        if wanted and wanted not in seen:
+            raise DataFormatError(
+                f"{path}: no column named {wanted!r} (columns: {', '.join(sorted(seen))}); "
+                f"name the right one with {flag}"
+            )
+    prompts: list[tuple[str, str]] = []
+    names: set[str] = set()
+    for number, (line, raw) in enumerate(raw_rows, start=1):
+        text = _text(path, number, line, raw, column).strip()
+        if not text:
+            raise DataFormatError(f"{path}, row {number} (line {line}), column {column!r}: the prompt is empty")
+        name = str(raw.get(id_column)) if id_column and raw.get(id_column) not in (None, "") else f"row {number}"
+        if name in names:
+            raise DataFormatError(f"{path}, row {number} (line {line}): id {name!r} is used by an earlier row")
+        names.add(name)
+        prompts.append((name, text))
+    return prompts

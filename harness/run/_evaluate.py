@@ -11,6 +11,7 @@ from typing import Any
 from rich.console import Console
 
 from harness.errors import MindgateError
+from harness.lineage import adapter_training
 from harness.metrics import task_analyses
 from harness.models import (
     ResolvedAdapter,
@@ -219,6 +220,7 @@ def _build_record(
             "content_hash": adapter.content_hash,
             "declared_base": adapter.declared_base,
             "rank": adapter.rank,
+            "training": adapter_training(adapter.path),
         },
         "tasks": {
             task: {

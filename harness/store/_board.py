@@ -6,6 +6,7 @@ The long rows of ``leaderboard()`` stay the export format (CSV / JSON); this onl
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from harness.lineage import lineage_label
 from harness.store._leaderboard import LeaderboardRow
 
 _CELL_WIDTH = len("0.279 [0.245, 0.316]")
@@ -31,13 +33,15 @@ class BoardEntry:
     cells: dict[str, LeaderboardRow]  # task -> latest main-metric row
     verdict: str | None  # the most recent verdict on any run in ``cells``
     verdict_baseline_run_id: str | None
+    lineage: list[str] | None = None  # trainer kinds from the first ancestor, e.g. ["sft", "dpo"]
 
     @property
     def label(self) -> str:
         model = f"{self.model_name} ({self.model_hash[:8]})"
         if self.adapter_name is None and self.adapter_hash is None:
             return model
-        return f"{model}\n+ {self.adapter_name or '?'} ({(self.adapter_hash or '')[:8]})"
+        adapter = f"{model}\n+ {self.adapter_name or '?'} ({(self.adapter_hash or '')[:8]})"
+        return adapter if not self.lineage else f"{adapter}\n{lineage_label(self.lineage)}"
 
 
 def pivot_leaderboard(rows: Sequence[LeaderboardRow]) -> tuple[list[str], list[BoardEntry]]:
@@ -110,6 +114,7 @@ def _entry(group: list[LeaderboardRow]) -> BoardEntry:
         cells={row.task: row for row in group},
         verdict=latest.verdict if latest else None,
         verdict_baseline_run_id=latest.verdict_baseline_run_id if latest else None,
+        lineage=next((json.loads(row.adapter_lineage) for row in group if row.adapter_lineage), None),
     )
 
 

@@ -192,6 +192,7 @@ def run_rows(run: StoredRun) -> RunRows:
         str(run.run_dir.resolve()),
         utc_now(),
         _item_limit(record),
+        _adapter_lineage(adapter),
     )
     return RunRows(run=run_row, metrics=list(_metric_rows(run)), samples=list(_sample_rows(run)))
 
@@ -231,13 +232,14 @@ def _write(conn: sqlite3.Connection, rows: RunRows) -> None:
     conn.execute(
         """
         INSERT INTO runs (run_id, created, model_name, model_hash, adapter_name, adapter_hash, backend,
-                          status, wall_time_s, run_dir, indexed_at, item_limit)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                          status, wall_time_s, run_dir, indexed_at, item_limit, adapter_lineage)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (run_id) DO UPDATE SET
             created = excluded.created, model_name = excluded.model_name, model_hash = excluded.model_hash,
             adapter_name = excluded.adapter_name, adapter_hash = excluded.adapter_hash, backend = excluded.backend,
             status = excluded.status, wall_time_s = excluded.wall_time_s, run_dir = excluded.run_dir,
-            indexed_at = excluded.indexed_at, item_limit = excluded.item_limit
+            indexed_at = excluded.indexed_at, item_limit = excluded.item_limit,
+            adapter_lineage = excluded.adapter_lineage
         """,
         rows.run,
     )
@@ -257,6 +259,12 @@ def _item_limit(record: Mapping[str, Any]) -> float | None:
     config = record.get("config")
     limit = config.get("limit") if isinstance(config, Mapping) else None
     return _finite_or_none(limit)
+
+
+def _adapter_lineage(adapter: Mapping[str, Any]) -> str | None:
+    """The adapter's lineage as a JSON list, when its run record has one."""
+    lineage = (adapter.get("training") or {}).get("lineage") if isinstance(adapter, Mapping) else None
+    return json.dumps([str(kind) for kind in lineage]) if isinstance(lineage, list) else None
 
 
 def _finite_or_none(value: Any) -> float | None:

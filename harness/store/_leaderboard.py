@@ -22,7 +22,8 @@ from harness.store._db import DbPath, open_db
 _QUERY = """
 WITH candidates AS (
     SELECT r.run_id, r.created, r.model_name, r.model_hash, r.adapter_name, r.adapter_hash, r.backend,
-           r.item_limit, r.status, m.task, m.metric, m.value, m.n, m.ci_low, m.ci_high, m.higher_is_better,
+           r.item_limit, r.status, r.adapter_lineage,
+           m.task, m.metric, m.value, m.n, m.ci_low, m.ci_high, m.higher_is_better,
            ROW_NUMBER() OVER (
                PARTITION BY r.model_hash, COALESCE(r.adapter_hash, ''), m.task
                ORDER BY r.item_limit IS NOT NULL, r.status != 'completed', r.created DESC, r.run_id DESC
@@ -41,7 +42,7 @@ latest_verdicts AS (
 )
 SELECT c.task, c.metric, c.value, c.n, c.ci_low, c.ci_high, c.higher_is_better,
        c.model_name, c.model_hash, c.adapter_name, c.adapter_hash, c.backend, c.run_id, c.created,
-       c.item_limit, c.status, v.verdict, v.baseline_run_id, v.created
+       c.item_limit, c.status, v.verdict, v.baseline_run_id, v.created, c.adapter_lineage
 FROM candidates AS c
 LEFT JOIN latest_verdicts AS v ON v.run_id = c.run_id AND v.recency = 1
 WHERE c.recency = 1
@@ -69,6 +70,7 @@ class LeaderboardRow:
     verdict: str | None
     verdict_baseline_run_id: str | None
     verdict_created: str | None
+    adapter_lineage: str | None = None  # JSON list of trainer kinds, e.g. '["sft", "dpo"]'; None: base or unknown
 
 
 def leaderboard(db: DbPath = None, base: str | None = None, task: str | None = None) -> list[LeaderboardRow]:

@@ -30,6 +30,19 @@ def _backfill_item_limit(conn: sqlite3.Connection) -> None:
             conn.execute("UPDATE runs SET item_limit = ? WHERE run_id = ?", (float(limit), run_id))
 
 
+def _backfill_adapter_lineage(conn: sqlite3.Connection) -> None:
+    """Runs indexed before version 4: read ``adapter.training.lineage`` back from each ``run.json``
+    (runs of adapters without a training record, or of no adapter, keep NULL)."""
+    for run_id, run_dir in conn.execute("SELECT run_id, run_dir FROM runs WHERE adapter_hash IS NOT NULL").fetchall():
+        try:
+            record = json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
+            lineage = ((record.get("adapter") or {}).get("training") or {}).get("lineage")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(lineage, list):
+            conn.execute("UPDATE runs SET adapter_lineage = ? WHERE run_id = ?", (json.dumps(lineage), run_id))
+
+
 MIGRATIONS: tuple[tuple[Step, ...], ...] = (
     # 1: runs, their task metrics and their per-item numeric scores.
     (
@@ -97,6 +110,13 @@ MIGRATIONS: tuple[tuple[Step, ...], ...] = (
     (
         "ALTER TABLE runs ADD COLUMN item_limit REAL",
         _backfill_item_limit,
+    ),
+    # 4: where an adapter came from: the trainer kinds from its first ancestor to it, as a JSON
+    # list ('["sft", "dpo"]'), from the training record the bundled trainers leave in the adapter
+    # directory; NULL for a base model or an adapter without that record.
+    (
+        "ALTER TABLE runs ADD COLUMN adapter_lineage TEXT",
+        _backfill_adapter_lineage,
     ),
 )
 

@@ -26,9 +26,9 @@ from typing import Any
 from rich.console import Console
 
 from harness.errors import AdapterMismatchError, DataFormatError
+from harness.lineage import TRAINING_RECORD, lineage_of
 from harness.train._config import TrainConfigError, as_record
 
-TRAINING_RECORD = "training.json"
 GATE_RECORD = "gate.json"
 RECORD_SCHEMA = 1
 PACKAGES = ("torch", "transformers", "peft", "trl", "accelerate", "datasets", "mindgate")
@@ -353,7 +353,7 @@ def base_record(
         "base_model": {"name": base.name, "content_hash": base.content_hash, "source": base.source},
         "parent_adapter": None
         if parent is None
-        else {"name": parent.name, "content_hash": parent.content_hash, "lineage": _lineage(parent.path)},
+        else {"name": parent.name, "content_hash": parent.content_hash, "lineage": lineage_of(parent.path)},
         "data": {
             "file": data.path.name,
             "sha256": data.sha256,
@@ -392,16 +392,6 @@ def portable_config(config: LoraTrainConfig) -> dict[str, Any]:
             shown = resolved.relative_to(PROJECT_DIR).as_posix() if resolved.is_relative_to(PROJECT_DIR) else path.name
             record[key] = f"{prefix}{sep}{shown}"
     return record
-
-
-def _lineage(parent_dir: Path) -> list[str]:
-    """Trainer kinds from the first ancestor to this parent, e.g. ['sft'] or ['sft', 'dpo']."""
-    record_path = parent_dir / TRAINING_RECORD
-    if not record_path.is_file():
-        return ["external"]
-    record = json.loads(record_path.read_text(encoding="utf-8"))
-    parent = record.get("parent_adapter") or {}
-    return [*parent.get("lineage", []), record.get("trainer", "?")] if parent else [record.get("trainer", "?")]
 
 
 def gate_inputs(config: LoraTrainConfig) -> tuple[Path, Path] | None:

@@ -322,3 +322,32 @@ def _free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+@pytest.mark.slow  # uses the shared server: `make test-slow`
+def test_pairs_synth_against_a_local_vllm_server_then_curation(
+    run_cli: RunCli, tmp_path: Path, server: VllmServer
+) -> None:
+    """`mindgate pairs synth` asks the served model for a preferred and a rejected reply per prompt;
+    a rerun sends nothing; the pairs go through curation like any other pair set."""
+    prompts = tmp_path / "prompts.jsonl"
+    texts = ["I failed my exam and I feel useless.", "My dog died last week and I can't stop crying."]
+    prompts.write_text("".join(json.dumps({"id": f"p{i}", "prompt": t}) + "\n" for i, t in enumerate(texts)))
+    out = tmp_path / "synth.jsonl"
+    args = ["pairs", "synth", "--prompts", str(prompts), "--id", "id", "--base-url", f"{server.base_url}/v1"]
+    args += ["--model", BASE_NAME, "--max-tokens", "96", "--out", str(out)]
+    first = run_cli(*args)
+    assert first.returncode == 0, first.stderr
+    pairs = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(p["id"] for p in pairs) == ["p0", "p1"]
+    for pair in pairs:
+        assert pair["chosen"].strip() and pair["rejected"].strip() and pair["chosen"] != pair["rejected"]
+        assert pair["synth"]["model"] == BASE_NAME and len(pair["synth"]["instructions_sha256"]) == 64
+        assert "api_key" not in json.dumps(pair["synth"]).replace("api_key_env", "")
+    again = run_cli(*args)
+    assert again.returncode == 0 and "0 pairs written" in again.stdout and "2 already there" in again.stdout
+    assert "0 requests sent" in again.stdout
+    curated = run_cli("curate", str(out), "--kind", "preference", "--id", "id", "--out", str(tmp_path / "cur"))
+    assert curated.returncode == 0, curated.stderr
+    report = json.loads((tmp_path / "cur" / "curation.json").read_text())
+    assert report["input"]["rows"] == 2

@@ -50,6 +50,7 @@ def write_run(
     tasks: Sequence[str] = ("quiz",),
     limit: float | None = None,
     status: str = "completed",
+    lineage: list[str] | None = None,
 ) -> Path:
     """A run directory with the real writer: ``correct`` of ``n`` items right on each task, plus a
     None-valued metric and a record-valued one that the samples table must leave out."""
@@ -76,7 +77,13 @@ def write_run(
         "backend": "hf",
         "config": {"model": model, "limit": limit},
         "model": {"name": model, "content_hash": hashlib.sha256(model.encode()).hexdigest()},
-        "adapter": None if adapter is None else {"name": adapter, "content_hash": "cd" * 32},
+        "adapter": None
+        if adapter is None
+        else {
+            "name": adapter,
+            "content_hash": hashlib.sha256(adapter.encode()).hexdigest() if lineage else "cd" * 32,
+            "training": None if lineage is None else {"trainer": lineage[-1], "lineage": lineage},
+        },
         "tasks": {task: {"version": 1.0, "n_evaluated": n} for task in tasks},
         "metrics": _record.leaf_metrics(rows, seed=0),
         "group_metrics": {},
@@ -98,7 +105,7 @@ def tables(conn: sqlite3.Connection) -> set[str]:
 
 def test_an_empty_database_is_created_at_the_latest_schema_in_wal_mode(tmp_path: Path) -> None:
     with open_db(tmp_path / "new" / "lb.db") as conn:
-        assert schema_version(conn) == LATEST_VERSION == 3
+        assert schema_version(conn) == LATEST_VERSION == 4
         assert {"runs", "task_metrics", "samples", "verdicts", "schema_version"} <= tables(conn)
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 10_000
@@ -114,8 +121,8 @@ def test_a_version_1_database_is_migrated_and_keeps_its_rows(tmp_path: Path) -> 
             "1.0, '/runs/old', '2026-01-01T00:00:00Z')"
         )
     with open_db(db) as conn:
-        assert schema_version(conn) == 3
-        assert [row[0] for row in conn.execute("SELECT version FROM schema_version ORDER BY version")] == [1, 2, 3]
+        assert schema_version(conn) == 4
+        assert [row[0] for row in conn.execute("SELECT version FROM schema_version ORDER BY version")] == [1, 2, 3, 4]
         assert "verdicts" in tables(conn)
         assert conn.execute("SELECT run_id, item_limit FROM runs").fetchall() == [("old", None)]
 
@@ -305,6 +312,42 @@ def test_the_leaderboard_pivots_to_one_row_per_model_and_adapter(tmp_path: Path)
     assert base.verdict is None and base.label == f"tiny ({hashlib.sha256(b'tiny').hexdigest()[:8]})"
     assert set(sft.cells) == {"quiz"} and (sft.verdict, sft.verdict_baseline_run_id) == ("accept", "base-new")
     assert sft.label.endswith("+ sft (cdcdcdcd)")
+
+
+def test_the_leaderboard_shows_each_adapters_lineage(tmp_path: Path) -> None:
+    runs, db = tmp_path / "runs", tmp_path / "lb.db"
+    write_run(runs, "base", correct=4)
+    write_run(runs, "sft", correct=6, adapter="sft-counselchat", lineage=["sft"])
+    write_run(runs, "dpo", correct=7, adapter="dpo-counselchat", lineage=["sft", "dpo"])
+    write_run(runs, "outside", correct=5, adapter="someone-elses")  # no training record: no lineage shown
+    rebuild(db, runs)
+    rows = leaderboard(db)
+    assert {row.adapter_name: row.adapter_lineage for row in rows} == {
+        None: None,
+        "sft-counselchat": '["sft"]',
+        "dpo-counselchat": '["sft", "dpo"]',
+        "someone-elses": None,
+    }
+    labels = {entry.adapter_name: entry.label for entry in pivot_leaderboard(rows)[1]}
+    assert labels["dpo-counselchat"].endswith("base → sft → dpo")
+    assert labels["sft-counselchat"].endswith("base → sft")
+    assert "→" not in labels["someone-elses"] and "→" not in labels[None]
+    buffer = io.StringIO()
+    print_leaderboard(rows, Console(file=buffer, width=200, color_system=None))
+    assert "base → sft → dpo" in buffer.getvalue()
+
+
+def test_migration_4_reads_each_adapters_lineage_back_from_its_run_directory(tmp_path: Path) -> None:
+    runs, db = tmp_path / "runs", tmp_path / "lb.db"
+    dpo = write_run(runs, "dpo", adapter="dpo", lineage=["sft", "dpo"])
+    with open_db(db, migrate_to=3) as conn:
+        conn.execute(
+            "INSERT INTO runs VALUES ('dpo', '2026-01-01T00:00:00Z', 'tiny', 'h', 'dpo', 'a', 'hf', 'completed', "
+            "1.0, ?, '2026-01-01T00:00:00Z', NULL)",
+            (str(dpo),),
+        )
+    with open_db(db) as conn:
+        assert conn.execute("SELECT adapter_lineage FROM runs").fetchall() == [('["sft", "dpo"]',)]
 
 
 def test_the_pivot_table_shows_value_ci_n_and_verdict_without_cropping(tmp_path: Path) -> None:
