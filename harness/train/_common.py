@@ -25,7 +25,7 @@ from typing import Any
 
 from rich.console import Console
 
-from harness.errors import AdapterMismatchError, DataFormatError
+from harness.errors import AdapterMismatchError, DataFormatError, MindgateError
 from harness.lineage import TRAINING_RECORD, lineage_of
 from harness.train._config import TrainConfigError, as_record
 
@@ -300,6 +300,17 @@ def package_versions() -> dict[str, str]:
     return found
 
 
+class AdapterSaveError(MindgateError):
+    """The finished adapter could not be written (disk full, quota, permissions)."""
+
+
+def _write_errors() -> tuple[type[BaseException], ...]:
+    """What a failed write raises: OSError, or safetensors' own error wrapping one (EFBIG, ENOSPC)."""
+    from safetensors import SafetensorError
+
+    return (OSError, SafetensorError)
+
+
 def save_adapter(
     trainer: Any,
     final: Path,
@@ -317,6 +328,14 @@ def save_adapter(
         if final.exists():
             shutil.rmtree(final)
         os.replace(partial, final)
+    except _write_errors() as error:  # a full disk, a quota, a read-only folder
+        shutil.rmtree(partial, ignore_errors=True)
+        reason = getattr(error, "strerror", None) or error
+        raise AdapterSaveError(
+            f"{final}: could not save the adapter ({reason}); nothing was left there that "
+            "looks like an adapter. Free space (or fix the folder) and run the same command again: training "
+            f"resumes from the last checkpoint in {checkpoints}"
+        ) from error
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise

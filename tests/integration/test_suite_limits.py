@@ -27,6 +27,7 @@ SUITE_TASKS = {
     "mh_crisis",
     "mh_empathy",
     "mh_toxicity",
+    "mh_counsel_qa",
 }
 
 

@@ -223,3 +223,51 @@ def test_two_cpu_processes_train_one_adapter_under_accelerate(tmp_path: Path) ->
     assert record["distributed"] == {"world_size": 2, "backend": "gloo", "steps_per_rank": [2, 2]}
     assert [p.name for p in (tmp_path / "adapters").iterdir()] == ["ddp"]  # one adapter, no leftovers
     assert result.stdout.count("adapter: ") == 1
+
+
+_SAVE_WITH_A_FULL_DISK = """
+import resource, sys, types
+from pathlib import Path
+import torch
+from peft import LoraConfig, get_peft_model
+from transformers import AutoModelForCausalLM
+from harness.models import ensure_default_model
+from harness.train._common import AdapterSaveError, save_adapter
+
+model = AutoModelForCausalLM.from_pretrained(ensure_default_model().path, dtype=torch.float32)
+model = get_peft_model(model, LoraConfig(r=8, target_modules=["q_proj", "v_proj"]))
+root = Path(sys.argv[1])
+# The file-size limit makes every write past 256 KiB fail with EFBIG, as a full disk fails with
+# ENOSPC: the LoRA weights (about 1.8 MB) cannot be written, the small JSON files can.
+resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 1024, resource.RLIM_INFINITY))
+try:
+    save_adapter(types.SimpleNamespace(model=model), root / "sft", root / "sft.checkpoints", {"trainer": "sft"})
+except AdapterSaveError as error:
+    print(error)
+    sys.exit(3)
+"""
+
+
+def test_a_full_disk_while_saving_leaves_no_half_adapter_and_keeps_the_previous_one(tmp_path: Path) -> None:
+    """The write fails for real (a file-size limit on the saving process): the error names the
+    adapter folder and what to do, no partial folder is left, the adapter saved before at that
+    path is untouched, and the checkpoints a rerun resumes from are kept."""
+    previous = tmp_path / "sft"
+    previous.mkdir()
+    (previous / "adapter_model.safetensors").write_bytes(b"previous weights")
+    (previous / "adapter_config.json").write_text("{}")
+    checkpoint = tmp_path / "sft.checkpoints" / "checkpoint-10"
+    checkpoint.mkdir(parents=True)
+    result = subprocess.run(
+        [sys.executable, "-c", _SAVE_WITH_A_FULL_DISK, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=PROJECT_DIR,
+    )
+    assert result.returncode == 3, result.stderr[-3000:]
+    assert f"{previous}: could not save the adapter" in result.stdout and "File too large" in result.stdout
+    assert "run the same command again" in result.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sft", "sft.checkpoints"]  # no .sft.partial
+    assert (previous / "adapter_model.safetensors").read_bytes() == b"previous weights"
+    assert checkpoint.is_dir()
