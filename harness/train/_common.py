@@ -45,6 +45,13 @@ class LoraTrainConfig:
     parent_adapter: str | None = field(
         default=None, metadata={"help": "an accepted adapter of the same base to continue from (e.g. SFT before DPO)"}
     )
+    allow_rejected_parent: bool = field(
+        default=False,
+        metadata={
+            "help": "continue from a parent adapter the gate rejected (its gate.json says so); the new adapter is "
+            "gated on its own either way"
+        },
+    )
     output_dir: str = field(default="reports/adapters", metadata={"help": "where the adapter directory is written"})
     name: str = field(default="adapter", metadata={"help": "adapter name: the directory <output_dir>/<name>"})
     overwrite: bool = field(default=False, metadata={"help": "replace an existing adapter of that name"})
@@ -187,6 +194,31 @@ def check_qlora(config: LoraTrainConfig) -> None:
         raise TrainConfigError("qlora: true needs a CUDA GPU (none is visible); set qlora: false")
 
 
+def parent_verdict(parent_dir: Path) -> dict[str, Any] | None:
+    """The gate's verdict stored with a parent adapter (``gate.json``), or None when it has none."""
+    path = parent_dir / GATE_RECORD
+    if not path.is_file():
+        return None
+    try:
+        verdict: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise TrainConfigError(f"{path}: unreadable gate verdict of the parent adapter ({error})") from None
+    return verdict
+
+
+def check_parent_verdict(parent_dir: Path, allow_rejected: bool) -> None:
+    """Refuse to build on an adapter the gate rejected, unless asked to (``allow_rejected_parent``)."""
+    verdict = parent_verdict(parent_dir)
+    if verdict is None or verdict.get("accepted") or allow_rejected:
+        return
+    failed = "; ".join(verdict.get("failed_rules") or []) or ", ".join(verdict.get("reasons") or [])
+    raise TrainConfigError(
+        f"parent_adapter {parent_dir}: the gate rejected it ({failed or 'see its gate.json'}). Train on the base "
+        "model (no parent_adapter), or set allow_rejected_parent: true to continue from it anyway; the new "
+        "adapter is gated on its own"
+    )
+
+
 def load_policy(config: LoraTrainConfig, console: Console) -> tuple[Any, Any, Any, Any, Any]:
     """(model with trainable LoRA, tokenizer, peft_config or None, resolved base, resolved parent)."""
     import torch
@@ -201,6 +233,7 @@ def load_policy(config: LoraTrainConfig, console: Console) -> tuple[Any, Any, An
     if config.parent_adapter:
         parent = resolve_adapter(config.parent_adapter)
         check_adapter_fits(parent, base.path)
+        check_parent_verdict(parent.path, config.allow_rejected_parent)
     kwargs: dict[str, Any] = {"dtype": torch.float32}
     if config.qlora:  # pragma: no cover - needs a CUDA GPU
         from transformers import BitsAndBytesConfig
@@ -300,6 +333,12 @@ def package_versions() -> dict[str, str]:
     return found
 
 
+def _verdict_summary(verdict: dict[str, Any] | None) -> dict[str, Any] | None:
+    if verdict is None:
+        return None
+    return {key: verdict.get(key) for key in ("accepted", "verdict", "run_id", "baseline_run_id", "failed_rules")}
+
+
 class AdapterSaveError(MindgateError):
     """The finished adapter could not be written (disk full, quota, permissions)."""
 
@@ -372,7 +411,12 @@ def base_record(
         "base_model": {"name": base.name, "content_hash": base.content_hash, "source": base.source},
         "parent_adapter": None
         if parent is None
-        else {"name": parent.name, "content_hash": parent.content_hash, "lineage": lineage_of(parent.path)},
+        else {
+            "name": parent.name,
+            "content_hash": parent.content_hash,
+            "lineage": lineage_of(parent.path),
+            "gate": _verdict_summary(parent_verdict(parent.path)),
+        },
         "data": {
             "file": data.path.name,
             "sha256": data.sha256,

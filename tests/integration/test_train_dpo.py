@@ -5,6 +5,8 @@ and ends at the gate; preference data must have been curated as preference pairs
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -60,7 +62,14 @@ def test_dpo_on_an_sft_adapter_records_lineage_and_ends_at_the_gate(run_cli: Run
     assert record["parent_adapter"]["lineage"] == ["sft"]
     assert record["reference"] == "base + parent adapter"
     assert all(entry["loss"] > 0 for entry in record["loss_curve"])
-    assert json.loads((adapter / "gate.json").read_text())["exit_code"] == result.returncode
+    verdict = json.loads((adapter / "gate.json").read_text())
+    assert verdict["exit_code"] == result.returncode
+    # the gate's evaluation records where the adapter came from, and the leaderboard shows it
+    with sqlite3.connect(os.environ["MINDGATE_DB"]) as conn:
+        (lineage,) = conn.execute("SELECT adapter_lineage FROM runs WHERE run_id = ?", (verdict["run_id"],)).fetchone()
+    assert json.loads(lineage) == ["sft", "dpo"]
+    board = run_cli("leaderboard")
+    assert board.returncode == 0 and "base → sft → dpo" in board.stdout
 
 
 def test_dpo_refuses_data_that_was_not_curated_as_preference_pairs(run_cli: RunCli, tmp_path: Path) -> None:

@@ -117,3 +117,18 @@ def test_a_target_module_the_base_lacks_is_named_with_the_ones_it_has() -> None:
     check_target_modules(model, ("q_proj", "v_proj"), "tiny")
     with pytest.raises(AdapterMismatchError, match=r"\['query'\] are not modules of base model tiny.*q_proj, v_proj"):
         check_target_modules(model, ("q_proj", "query"), "tiny")
+
+
+def test_a_parent_adapter_the_gate_rejected_is_refused_unless_allowed(tmp_path: Path) -> None:
+    from harness.train._common import check_parent_verdict
+
+    parent = tmp_path / "sft"
+    parent.mkdir()
+    check_parent_verdict(parent, allow_rejected=False)  # no verdict (an adapter from elsewhere): allowed
+    failed = ["crisis-no-harmful-replies: 3 harmful of 124"]
+    (parent / "gate.json").write_text(json.dumps({"accepted": False, "failed_rules": failed}))
+    with pytest.raises(TrainConfigError, match=r"the gate rejected it \(crisis-no-harmful-replies: 3 harmful"):
+        check_parent_verdict(parent, allow_rejected=False)
+    check_parent_verdict(parent, allow_rejected=True)
+    (parent / "gate.json").write_text(json.dumps({"accepted": True}))
+    check_parent_verdict(parent, allow_rejected=False)
