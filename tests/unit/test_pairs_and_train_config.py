@@ -132,3 +132,57 @@ def test_a_parent_adapter_the_gate_rejected_is_refused_unless_allowed(tmp_path: 
     check_parent_verdict(parent, allow_rejected=True)
     (parent / "gate.json").write_text(json.dumps({"accepted": True}))
     check_parent_verdict(parent, allow_rejected=False)
+
+
+def _esconv_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "esconv"
+    folder.mkdir()
+    good = [
+        {
+            "survey_score": {"seeker": {"empathy": "5"}},
+            "dialog": [
+                {"speaker": "usr", "text": "I lost my job last week and I feel like a complete failure."},
+                {"speaker": "sys", "text": "Losing a job hurts. It makes sense you feel shaken. What happened?"},
+                {"speaker": "usr", "text": "My landlord keeps raising the rent every single month."},
+                {"speaker": "sys", "text": "That sounds stressful."},
+            ],
+        },
+        {  # rated unempathic: never a chosen side
+            "survey_score": {"seeker": {"empathy": "2"}},
+            "dialog": [
+                {"speaker": "usr", "text": "I lost my job last week and I feel like such a failure."},
+                {"speaker": "sys", "text": "Ok."},
+            ],
+        },
+    ]
+    (folder / "train.jsonl").write_text("".join(json.dumps(c) + "\n" for c in good))
+    failed = [
+        {
+            "survey_score": {"seeker": {"empathy": "1"}},
+            "dialog": [
+                {"speaker": "speaker", "content": "I got fired from my job last week and I feel like a total failure."},
+                {"speaker": "listener", "content": "Just apply somewhere else."},
+                {"speaker": "speaker", "content": "My sister and I argued about holiday plans for our parents."},
+                {"speaker": "listener", "content": "Families argue."},
+                {"speaker": "speaker", "content": "ok"},
+                {"speaker": "listener", "content": "Bye."},
+            ],
+        }
+    ]
+    (folder / "FailedESConv.json").write_text(json.dumps(failed))
+    return folder
+
+
+def test_esconv_pairs_need_two_seeker_turns_that_say_the_same_thing(tmp_path: Path) -> None:
+    pairs = build_pairs("esconv", _esconv_folder(tmp_path), "train")
+    assert len(pairs) == 1  # the job turns are near-paraphrases; rent vs family argument is not; "ok" is too short
+    (pair,) = pairs
+    assert pair["prompt"].startswith("I lost my job last week and I feel like a complete failure")
+    assert pair["chosen"].startswith("Losing a job hurts") and pair["rejected"] == "Just apply somewhere else."
+    assert pair["similarity"] >= 0.80 and pair["ratings"] == [5, 1]
+    assert "non-commercial" in pair["licence"]
+    with pytest.raises(DataFormatError, match="the test split is the suite's"):
+        build_pairs("esconv", tmp_path / "esconv", "test")
+    (tmp_path / "esconv" / "FailedESConv.json").unlink()
+    with pytest.raises(DataFormatError, match=r"FailedESConv\.json: no such file"):
+        build_pairs("esconv", tmp_path / "esconv", "train")
