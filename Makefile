@@ -66,7 +66,7 @@ bench-suite: install
 
 # pytest exits 5 when it collects no tests; that is reported, not treated as a crash.
 test: install
-	@$(BIN)/python -m pytest -m "not slow" tests; rc=$$?; \
+	@$(BIN)/python -m pytest -m "not slow" --durations=20 tests; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests"; exit 0; fi; exit $$rc
 
 test-slow: install

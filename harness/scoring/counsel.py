@@ -1,11 +1,19 @@
 """Reply measures for mh_counsel_qa: closeness to licensed therapists' answers, and tone.
 
-- ``therapist_similarity``: cosine similarity of sentence embeddings (the project's MiniLM,
-  sentence-transformers) between the reply and each therapist's answer to the same question; the
-  item's value is the best match, as multi-reference metrics (BLEU, BERTScore) take the closest
-  reference. MiniLM reads at most 256 word pieces, and therapists' answers run longer, so an
-  answer is embedded in windows of ``WINDOW_WORDS`` words and its vector is the normalised mean
-  of the windows'. A reply that is empty scores 0.
+- ``therapist_similarity``: how close the reply comes to what the licensed therapists said to the
+  same question. Per therapist answer, two cosines of sentence embeddings (the project's MiniLM,
+  sentence-transformers): the plain one, and the residual one, taken after removing from both
+  vectors their component along the question's embedding (what the texts share beyond the
+  question itself). The item's value is the best geometric mean of the two over the therapists
+  (negative cosines count as 0), as multi-reference metrics (BLEU, BERTScore) take the closest
+  reference. Why both: the plain cosine rewards echoing the question (a reply that only copies the
+  question back scored at least as high as a therapist's own answer on 61% of the train split's
+  questions), the residual one rewards topic-free counselling boilerplate more (31%), their
+  geometric mean was the least fooled on the train split across five kinds of fake reply, and the
+  held-out figures are in reports/validation/counsel_similarity.md. MiniLM reads at most 256 word
+  pieces, and therapists' answers run longer, so a text is embedded in windows of
+  ``WINDOW_WORDS`` words and its vector is the normalised mean of the windows'. An empty reply
+  scores 0.
 - ``sentiment``: VADER's compound polarity (-1..1; Hutto & Gilbert 2014), a lexicon analyser that
   practitioners use to see a style shift after DPO. It measures polarity, not care: a validating
   reply ("I'm so sorry, that sounds really painful") scores negative and cheerful dismissal
@@ -60,23 +68,62 @@ def text_vectors(texts: Sequence[str]) -> np.ndarray:
     return vectors / np.where(norms == 0, 1.0, norms)
 
 
+# A reply whose embedding is (almost) all along the question's has no residual to compare.
+_MIN_RESIDUAL = 1e-3
+
+
+def residual(vectors: np.ndarray, question: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(unit residuals after removing the component along the unit ``question``, their norms)."""
+    stripped = vectors - np.outer(vectors @ question, question)
+    norms = np.linalg.norm(stripped, axis=1)
+    return stripped / np.where(norms < _MIN_RESIDUAL, 1.0, norms)[:, None], norms
+
+
+def residual_similarity(replies: np.ndarray, references: np.ndarray, question: np.ndarray) -> np.ndarray:
+    """(n_replies, n_references) cosines of the parts of the vectors not along ``question``;
+    0 for a reply with no residual."""
+    reply_res, reply_norms = residual(replies, question)
+    reference_res, _ = residual(references, question)
+    similarities = reply_res @ reference_res.T
+    similarities[reply_norms < _MIN_RESIDUAL] = 0.0
+    return similarities
+
+
 @lru_cache(maxsize=512)
-def _reference_vectors(references: tuple[str, ...]) -> np.ndarray:
-    return text_vectors(references)
+def _item_vectors(question: str, references: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    vectors = text_vectors([question, *references])
+    return vectors[0], vectors[1:]
 
 
-def therapist_similarity(reply: str, references: Sequence[str]) -> dict[str, Any]:
-    """Best cosine similarity of ``reply`` to any reference, with which one and all of them."""
+def combined_similarity(replies: np.ndarray, references: np.ndarray, question: np.ndarray) -> dict[str, np.ndarray]:
+    """Per (reply, reference): the plain cosine, the residual cosine and their geometric mean."""
+    plain = replies @ references.T
+    resid = residual_similarity(replies, references, question)
+    combined = np.sqrt(np.clip(plain, 0.0, None) * np.clip(resid, 0.0, None))
+    return {"plain": plain, "residual": resid, "combined": combined}
+
+
+def therapist_similarity(reply: str, question: str, references: Sequence[str]) -> dict[str, Any]:
+    """Best combined similarity of ``reply`` to any reference (see the module docstring), which
+    reference it was, the per-reference values, and the reply's plain cosine to the question (how
+    much it echoes the question)."""
     if not references:
         raise ValueError("therapist_similarity needs at least one reference answer")
     if not reply.strip():
-        return {"value": 0.0, "best_reference": None, "similarities": [0.0] * len(references)}
-    similarities = _reference_vectors(tuple(references)) @ text_vectors([reply])[0]
-    best = int(np.argmax(similarities))
+        zeros = [0.0] * len(references)
+        return {"value": 0.0, "best_reference": None, "combined": zeros, "plain": zeros, "residual": zeros, "echo": 0.0}
+    question_vector, reference_vectors = _item_vectors(question, tuple(references))
+    reply_vector = text_vectors([reply])
+    parts = {
+        name: values[0]
+        for name, values in combined_similarity(reply_vector, reference_vectors, question_vector).items()
+    }
+    best = int(np.argmax(parts["combined"]))
     return {
-        "value": float(similarities[best]),
+        "value": float(parts["combined"][best]),
         "best_reference": best,
-        "similarities": [round(float(s), 4) for s in similarities],
+        **{name: [round(float(v), 4) for v in values] for name, values in parts.items()},
+        "echo": round(float(reply_vector[0] @ question_vector), 4),
     }
 
 
@@ -91,6 +138,11 @@ def describe() -> dict[str, Any]:
     from importlib.metadata import version
 
     return {
-        "similarity": {"model": EMBEDDING_MODEL_NAME, "window_words": WINDOW_WORDS, "aggregate": "max over references"},
+        "similarity": {
+            "model": EMBEDDING_MODEL_NAME,
+            "window_words": WINDOW_WORDS,
+            "measure": "geometric mean of the plain cosine and the cosine orthogonal to the question's embedding",
+            "aggregate": "max over references",
+        },
         "sentiment": {"analyser": "VADER", "version": version("vaderSentiment")},
     }

@@ -41,7 +41,7 @@ def process_results(doc: dict[str, Any], results: list[str]) -> dict[str, Any]:
     question = doc["question"]
     empathy = score_empathy(question, reply)
     crisis = score_crisis_reply(reply, doc["tier"], question)
-    similarity = therapist_similarity(reply, [r["text"] for r in doc["references"]])
+    similarity = therapist_similarity(reply, question, [r["text"] for r in doc["references"]])
     tone = sentiment(reply)
     items = crisis.metadata["items"]
     return {

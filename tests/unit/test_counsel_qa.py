@@ -54,25 +54,46 @@ def test_windows_cut_long_answers_and_keep_short_ones_whole() -> None:
     assert windows("") == [""]
 
 
+QUESTION = "How do I cope with the grief of losing my mother last month?"
+REFERENCES = [
+    "Grief after losing a parent often comes in waves. Let yourself feel it, talk to people you trust, "
+    "and consider a grief support group if the sadness stays heavy for months.",
+    "It might help to keep a regular sleep routine and limit screens before bed.",
+]
+
+
 def test_similarity_prefers_the_reference_itself_then_a_paraphrase_then_another_topic() -> None:
-    references = [
-        "Grief after losing a parent often comes in waves. Let yourself feel it, talk to people you trust, "
-        "and consider a grief support group if the sadness stays heavy for months.",
-        "It might help to keep a regular sleep routine and limit screens before bed.",
-    ]
-    same = therapist_similarity(references[0], references)
+    same = therapist_similarity(REFERENCES[0], QUESTION, REFERENCES)
     paraphrase = therapist_similarity(
         "Mourning a mother or father tends to arrive in waves; allow the feelings, lean on people you trust, "
         "and a bereavement group can help if the sadness lasts.",
-        references,
+        QUESTION,
+        REFERENCES,
     )
-    other = therapist_similarity("Budget your money by tracking expenses in a spreadsheet every week.", references)
+    other = therapist_similarity(
+        "Budget your money by tracking expenses in a spreadsheet every week.", QUESTION, REFERENCES
+    )
     assert same["value"] == pytest.approx(1.0, abs=1e-4) and same["best_reference"] == 0
     assert paraphrase["best_reference"] == 0
     assert same["value"] > paraphrase["value"] > other["value"]
-    assert therapist_similarity("   ", references)["value"] == 0.0
+    assert therapist_similarity("   ", QUESTION, REFERENCES)["value"] == 0.0
     with pytest.raises(ValueError):
-        therapist_similarity("anything", [])
+        therapist_similarity("anything", QUESTION, [])
+
+
+def test_echoing_the_question_earns_nothing_and_scores_below_a_real_answer() -> None:
+    """The plain cosine rewards a reply that copies the question back; the reported value does not."""
+    echo = therapist_similarity(QUESTION, QUESTION, REFERENCES)
+    real = therapist_similarity(
+        "Losing your mother so recently is a huge loss. Grief comes and goes; talking with people who knew her "
+        "or joining a bereavement group can help.",
+        QUESTION,
+        REFERENCES,
+    )
+    assert echo["echo"] == pytest.approx(1.0, abs=1e-4)
+    assert max(echo["plain"]) > 0.3  # the plain cosine would have paid for the echo
+    assert echo["value"] == pytest.approx(0.0, abs=1e-3)
+    assert real["value"] > 0.3
 
 
 def test_sentiment_is_polarity_not_care() -> None:
