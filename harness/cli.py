@@ -569,7 +569,7 @@ def _add_report_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
         "promote", help="copy a completed run to reports/baselines/<name>/ (to be committed)"
     )
     promote_parser.add_argument("run", help="run to promote (id or directory)")
-    promote_parser.add_argument("--name", required=True, help="baseline name, e.g. smollm2-135m-suite-v3")
+    promote_parser.add_argument("--name", required=True, help="baseline name, e.g. smollm2-135m-suite-v4")
     promote_parser.add_argument("--force", action="store_true", help="replace an existing baseline of that name")
     promote_parser.set_defaults(handler=_cmd_baseline_promote)
 

@@ -153,14 +153,20 @@ def held_out_items() -> list[tuple[str, list[str]]]:
 
 
 def adversarial(items: list[tuple[str, list[str]]]) -> dict[str, dict[str, dict[str, float]]]:
+    items = [(question, answers) for question, answers in items if len(answers) >= 2]
+    fakes_of = {q: [template.format(question=q) for template in FAKES.values()] for q, _ in items}
+    texts = sorted(
+        {q for q, _ in items}
+        | {a for _, answers in items for a in answers}
+        | {f for fakes in fakes_of.values() for f in fakes}
+    )
+    vectors = dict(zip(texts, text_vectors(texts), strict=True))  # one batch: much faster than per question
     results: dict[str, dict[str, list[tuple[float, float]]]] = {m: defaultdict(list) for m in MEASURES}
     for question, answers in items:
-        if len(answers) < 2:
-            continue
-        row = {"question": question}
-        vectors = text_vectors([question, *answers])
-        q_vector, real, references = vectors[0], vectors[1:2], vectors[2:]
-        fakes = text_vectors([template.format(question=row["question"]) for template in FAKES.values()])
+        q_vector = vectors[question]
+        real = vectors[answers[0]][None, :]
+        references = np.stack([vectors[a] for a in answers[1:]])
+        fakes = np.stack([vectors[f] for f in fakes_of[question]])
         for measure in MEASURES:
             real_score = float(_scores(measure, real, references, q_vector)[0])
             for name, score in zip(FAKES, _scores(measure, fakes, references, q_vector), strict=True):

@@ -77,7 +77,7 @@ class LoraTrainConfig:
     )
     gate: bool = field(default=True, metadata={"help": "evaluate the adapter and run the gate when training ends"})
     gate_baseline: str = field(
-        default="smollm2-135m-suite-v3", metadata={"help": "baseline run the adapter is gated against"}
+        default="smollm2-135m-suite-v4", metadata={"help": "baseline run the adapter is gated against"}
     )
     gate_rules: str | None = field(default=None, metadata={"help": "gate rules file (default: rubrics/gate.yaml)"})
     eval_limit: int | None = field(

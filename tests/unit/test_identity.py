@@ -13,7 +13,7 @@ from harness.run._identity import canonical_task_config, config_hash, task_ident
 from harness.run._portable import OUTSIDE, portable_path, portable_record, portable_text
 from harness.store import read_run
 
-BASELINE = PROJECT_DIR / "reports" / "baselines" / "smollm2-135m-suite-v3"
+BASELINE = PROJECT_DIR / "reports" / "baselines" / "smollm2-135m-suite-v4"
 
 
 def _task(folder: Path) -> Path:
