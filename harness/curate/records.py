@@ -95,21 +95,27 @@ class Row:
 def read_rows(path: Path, spec: ColumnSpec) -> list[Row]:
     """All rows of ``path`` as segments; raises DataFormatError naming the file, row and column."""
     spec = spec.resolved()
+    if spec.kind == "chat" and path.suffix.lower() in (".csv", ".tsv"):
+        raise DataFormatError(f"{path}: chat data (a list of messages per row) must be JSONL, not CSV")
+    raw_rows = _raw_rows(path)
+    _check_columns(path, spec, raw_rows)
+    return [_to_row(path, spec, number, line, raw) for number, (line, raw) in enumerate(raw_rows, start=1)]
+
+
+def _raw_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """(line, row) of a JSONL, CSV or TSV file; an error names a missing, unknown or empty file."""
     if not path.is_file():
         raise DataFormatError(f"{path}: no such file")
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".json"):
         raw_rows = list(_jsonl_rows(path))
     elif suffix in (".csv", ".tsv"):
-        if spec.kind == "chat":
-            raise DataFormatError(f"{path}: chat data (a list of messages per row) must be JSONL, not CSV")
         raw_rows = list(_csv_rows(path, delimiter="\t" if suffix == ".tsv" else ","))
     else:
         raise DataFormatError(f"{path}: unknown file type {suffix!r}; give a .jsonl, .csv or .tsv file")
     if not raw_rows:
         raise DataFormatError(f"{path}: the file holds no rows")
-    _check_columns(path, spec, raw_rows)
-    return [_to_row(path, spec, number, line, raw) for number, (line, raw) in enumerate(raw_rows, start=1)]
+    return raw_rows
 
 
 def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -238,17 +244,7 @@ def read_prompts(path: Path, column: str, id_column: str | None = None) -> list[
 
     Rows are named by ``id_column`` when given (its values must be unique), else ``row N``; an
     empty prompt is an error naming the row."""
-    if not path.is_file():
-        raise DataFormatError(f"{path}: no such file")
-    suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".json"):
-        raw_rows = list(_jsonl_rows(path))
-    elif suffix in (".csv", ".tsv"):
-        raw_rows = list(_csv_rows(path, delimiter="\t" if suffix == ".tsv" else ","))
-    else:
-        raise DataFormatError(f"{path}: unknown file type {suffix!r}; give a .jsonl, .csv or .tsv file")
-    if not raw_rows:
-        raise DataFormatError(f"{path}: the file holds no rows")
+    raw_rows = _raw_rows(path)
     seen: set[str] = set()
     for _, raw in raw_rows[:1000]:
         seen.update(raw)
