@@ -231,7 +231,8 @@ def _names_in(out: Path) -> set[str]:
     names: set[str] = set()
     good: list[str] = []
     torn = False
-    for number, line in enumerate(out.read_text(encoding="utf-8").splitlines(), start=1):
+    lines = out.read_text(encoding="utf-8").splitlines()
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
@@ -239,7 +240,7 @@ def _names_in(out: Path) -> set[str]:
             names.add(str(row["id"]))
             good.append(line)
         except (json.JSONDecodeError, KeyError, TypeError):
-            if number < len(out.read_text(encoding="utf-8").splitlines()):
+            if number < len(lines):
                 raise DataFormatError(
                     f"{out}, line {number}: not a pair written by `mindgate pairs synth`; "
                     "give another --out or remove the line"
