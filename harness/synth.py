@@ -19,15 +19,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.endpoint import Endpoint, EndpointError, endpoint, v1_url
 from harness.errors import DataFormatError, MindgateError
 from harness.paths import RUBRICS_DIR
 
@@ -73,13 +72,14 @@ class SynthConfig:
     timeout_s: float = 120.0
     max_retries: int = 3
 
-    def api_key(self) -> str | None:
-        if not self.api_key_env:
-            return None
-        key = os.environ.get(self.api_key_env)
-        if not key:
-            raise SynthError(f"--api-key-env {self.api_key_env}: that environment variable is not set")
-        return key
+    def client(self) -> Endpoint:
+        """The HTTP client (retry policy: ``harness.endpoint``); a missing key variable is named."""
+        try:
+            client = endpoint(self.base_url, self.api_key_env, self.timeout_s, self.max_retries, max_wait_s=30.0)
+            client.api_key()
+        except EndpointError as problem:
+            raise SynthError(f"--api-key-env / --base-url: {problem}") from None
+        return client
 
     def record(self) -> dict[str, Any]:
         return {
@@ -93,12 +93,10 @@ class SynthConfig:
 
 
 def normalise_v1(url: str) -> str:
-    url = url.strip().rstrip("/")
-    for suffix in ("/chat/completions", "/completions"):
-        url = url.removesuffix(suffix)
-    if not url.startswith(("http://", "https://")):
-        raise SynthError(f"--base-url {url!r}: expected an address such as http://127.0.0.1:8000/v1")
-    return url if url.endswith("/v1") else url + "/v1"
+    try:
+        return v1_url(url)
+    except EndpointError as problem:
+        raise SynthError(str(problem)) from None
 
 
 @dataclass
@@ -112,32 +110,17 @@ class PairSynthesiser:
     def __init__(self, config: SynthConfig, instructions: SynthInstructions | None = None) -> None:
         self.config = SynthConfig(**{**vars(config), "base_url": normalise_v1(config.base_url)})
         self.instructions = instructions or load_instructions()
-        self._headers = {"Authorization": f"Bearer {key}"} if (key := self.config.api_key()) else {}
+        self.client = self.config.client()
         self.sent = 0
 
     def check_endpoint(self) -> None:
         """Refuse early when the endpoint is unreachable or does not serve the model."""
-        import httpx
-
-        url = f"{self.config.base_url}/models"
         try:
-            response = httpx.get(url, headers=self._headers, timeout=15.0)
-        except httpx.HTTPError as problem:
-            raise SynthError(
-                f"cannot reach {url} ({type(problem).__name__}: {problem}); start the server "
-                "(for example `make serve`) or check --base-url"
-            ) from None
-        if response.status_code in (401, 403):
-            raise SynthError(f"{url} refused the key (HTTP {response.status_code}); check --api-key-env")
-        if response.status_code != 200:
-            raise SynthError(f"{url} answered HTTP {response.status_code}: {response.text[:300]}")
-        served = [str(entry.get("id")) for entry in response.json().get("data", [])]
-        if self.config.model not in served:
-            raise SynthError(f"--model {self.config.model!r} is not served at {self.config.base_url}; served: {served}")
+            self.client.served(self.config.model, flag="--model")
+        except EndpointError as problem:
+            raise SynthError(f"{problem}; start the server (for example `make serve`) or check --base-url") from None
 
     def _complete(self, side: str, prompt: str) -> str:
-        import httpx
-
         body = {
             "model": self.config.model,
             "messages": [
@@ -148,30 +131,16 @@ class PairSynthesiser:
             "max_tokens": self.config.max_tokens,
             "seed": self.config.seed,
         }
-        problem = ""
-        for attempt in range(self.config.max_retries):
-            try:
-                response = httpx.post(
-                    f"{self.config.base_url}/chat/completions",
-                    json=body,
-                    headers=self._headers,
-                    timeout=self.config.timeout_s,
-                )
-            except httpx.HTTPError as error:
-                problem = f"{type(error).__name__}: {error}"
-                time.sleep(min(2**attempt, 10))
-                continue
-            self.sent += 1
-            if response.status_code == 429 or response.status_code >= 500:
-                problem = f"HTTP {response.status_code}"
-                retry_after = response.headers.get("retry-after", "")
-                time.sleep(float(retry_after) if retry_after.replace(".", "", 1).isdigit() else min(2**attempt, 10))
-                continue
-            if response.status_code != 200:
-                raise SynthError(f"HTTP {response.status_code}: {response.text[:300]}")
-            text = response.json()["choices"][0]["message"].get("content") or ""
-            return " ".join(text.split()) if "\n\n" not in text else text.strip()
-        raise SynthError(f"no answer after {self.config.max_retries} attempts ({problem})")
+        try:
+            choice = self.client.chat(body, on_attempt=self._count)
+        except EndpointError as problem:
+            raise SynthError(str(problem)) from None
+        message = choice.get("message") or {}
+        text = (message.get("content") if isinstance(message, dict) else None) or ""
+        return " ".join(text.split()) if "\n\n" not in text else text.strip()
+
+    def _count(self) -> None:
+        self.sent += 1
 
     def pair(self, name: str, prompt: str) -> dict[str, Any]:
         chosen = self._complete("chosen", prompt)

@@ -15,6 +15,7 @@ def served_lm(
     max_length: int,
     timeout_s: int = 600,
     max_retries: int = 3,
+    header: dict[str, str] | None = None,
 ) -> Any:
     """An lm-eval LM that sends token-id prompts to ``{base_url}/v1/completions``.
 
@@ -61,4 +62,5 @@ def served_lm(
         max_retries=max_retries,
         max_length=max_length,
         timeout=timeout_s,
+        header=header or {},
     )

@@ -22,14 +22,51 @@ class EvalConfig:
     tasks: tuple[str, ...] = field(default=(DEFAULT_SUITE,), metadata={"help": "task or group names (comma-separated)"})
     backend: str = field(
         default="hf",
-        metadata={"help": "hf (transformers + peft in this process) or vllm (an OpenAI-compatible vLLM server)"},
+        metadata={
+            "help": "hf (transformers + peft in this process), vllm (a vLLM server mindgate starts or is pointed "
+            "at, canary-checked) or openai (any OpenAI-compatible chat endpoint given by --base-url)"
+        },
     )
     base_url: str | None = field(
         default=None,
         metadata={
-            "help": "vllm backend: use the server at this address (e.g. http://127.0.0.1:8000) instead of starting one"
+            "help": "vllm backend: use the server at this address (e.g. http://127.0.0.1:8000) instead of starting "
+            "one; openai backend: the endpoint (e.g. http://127.0.0.1:8000/v1)"
         },
     )
+    served_model: str | None = field(
+        default=None,
+        metadata={"help": "openai backend: the model id to request (default: the only one the endpoint lists)"},
+    )
+    api_key_env: str | None = field(
+        default=None,
+        metadata={
+            "help": "openai backend: environment variable holding the API key, sent as a bearer token and never "
+            "stored (default: no key)"
+        },
+    )
+    system_name: str | None = field(
+        default=None,
+        metadata={
+            "help": "openai backend: the name the run is listed under (default: the served model id, with "
+            "' + guard' behind a mindgate guard)"
+        },
+    )
+    tokenizer: str | None = field(
+        default=None,
+        metadata={
+            "help": "openai backend: the served model's tokenizer (bundled name or local directory), needed for "
+            "log-likelihood (multiple-choice) tasks; without it only generation tasks run"
+        },
+    )
+    max_retries: int = field(
+        default=5,
+        metadata={
+            "help": "openai backend: attempts per request (connection errors, timeouts, 429 and 5xx are retried, "
+            "honouring Retry-After)"
+        },
+    )
+    request_timeout: float = field(default=300.0, metadata={"help": "openai backend: seconds to wait for one answer"})
     port: int | None = field(
         default=None, metadata={"help": "vllm backend: port for the server mindgate starts (default: a free one)"}
     )
@@ -44,7 +81,7 @@ class EvalConfig:
         metadata={"help": "vllm backend: largest adapter rank (default: the smallest that fits every adapter)"},
     )
     max_model_len: int = field(default=2048, metadata={"help": "vllm backend: context length the server allocates for"})
-    concurrency: int = field(default=8, metadata={"help": "vllm backend: requests in flight at once"})
+    concurrency: int = field(default=8, metadata={"help": "vllm and openai backends: requests in flight at once"})
     server_start_timeout: float = field(
         default=600.0, metadata={"help": "vllm backend: seconds to wait for the server to become ready"}
     )

@@ -32,7 +32,7 @@ from harness.run._portable import portable_record
 from harness.run._tasks import task_manager
 from harness.run._timing import timing_scope, timing_summary
 
-SUPPORTED_BACKENDS = ("hf", "vllm")
+SUPPORTED_BACKENDS = ("hf", "vllm", "openai")
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,7 @@ class ServedTarget:
     serial_loglikelihood: bool  # the server has LoRA enabled (see harness.backends._lmeval_model)
     record: dict[str, Any]  # server + canary, stored in run.json
     log_path: Path | None  # the server's log when mindgate started it, copied into the run directory
+    lm: Any = None  # the lm-eval model to score with (default: lm-eval's completions client for ``name``)
 
 
 def evaluate(config: EvalConfig, console: Console | None = None, runs_root: Path | None = None) -> list[Path]:
@@ -61,12 +62,16 @@ def evaluate(config: EvalConfig, console: Console | None = None, runs_root: Path
 
         with console.status("checking the LLM judges"):
             open_judges(Path(config.judges))
+    root = runs_root or runs_dir()
+    if config.backend == "openai":
+        from harness.run._endpoint import evaluate_endpoint
+
+        return evaluate_endpoint(config, manager, console, root, _evaluate_one)
     with console.status(f"resolving model {config.model}"):
         model = resolve_model(config.model)
     adapters = [resolve_adapter(spec) for spec in config.adapters]
     for checked in adapters:
         check_adapter_fits(checked, model.path)
-    root = runs_root or runs_dir()
     if config.backend == "vllm":
         from harness.run._served import evaluate_served
 
@@ -97,7 +102,9 @@ def _evaluate_one(
     started_at = time.time()
     started = time.monotonic()
     lm = None
-    if served is not None:
+    if served is not None and served.lm is not None:
+        lm = served.lm
+    elif served is not None:
         from harness.backends._lmeval_model import served_lm
 
         lm = served_lm(
@@ -127,6 +134,9 @@ def _evaluate_one(
     extra_files: dict[str, Path] = {}
     if served is not None:
         record["server"] = {**served.record, "requests_sent": getattr(lm, "requests_sent", None)}
+        finish_reasons = getattr(lm, "finish_reasons", None)
+        if finish_reasons is not None:  # a chat endpoint: how each reply ended (content_filter: blocked)
+            record["server"]["finish_reasons"] = dict(sorted(finish_reasons.items()))
         if served.log_path is not None and served.log_path.is_file():
             extra_files["server.log"] = served.log_path
     return store_run(runs_root, run_id, record, samples, console, extra_files)
@@ -208,7 +218,7 @@ def _build_record(
         "model": {
             "spec": model.spec,
             "name": model.name,
-            "path": str(model.path),
+            "path": None if model.source == "openai-endpoint" else str(model.path),
             "content_hash": model.content_hash,
             "source": model.source,
         },

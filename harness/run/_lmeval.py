@@ -42,6 +42,12 @@ def request_cache_path(config: EvalConfig, model: ResolvedModel, adapter: Resolv
 
 
 def _backend_identity(config: EvalConfig) -> list[str]:
+    if config.backend == "openai":
+        # the same model id behind two addresses (a bare server and a guard in front of it) must
+        # never share answers; the model's identity hash names the served id and the guard
+        from harness.endpoint import v1_url
+
+        return [v1_url(config.base_url or ""), str(config.max_model_len)]
     if config.backend != "vllm":
         # The two ways of scoring log-likelihoods agree within 1e-4, not bit for bit: a run made
         # one way must not be answered from the other's cache (a comparison of the two would be void).

@@ -21,15 +21,14 @@ Judges are configured in a YAML file (``mindgate eval --judges FILE``)::
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.endpoint import Endpoint, EndpointError, endpoint
 from harness.errors import MindgateError
 from harness.paths import RUBRICS_DIR
 from harness.scoring._judge_cache import JudgeCache
@@ -63,13 +62,14 @@ class JudgeEndpoint:
     max_retries: int = 3
     max_tokens: int = 48
 
-    def api_key(self) -> str | None:
-        if not self.api_key_env:
-            return None
-        key = os.environ.get(self.api_key_env)
-        if not key:
-            raise JudgeError(f"judge {self.name!r}: environment variable {self.api_key_env} is not set")
-        return key
+    def client(self) -> Endpoint:
+        """The HTTP client (its retry policy is ``harness.endpoint``'s); a missing key variable is named."""
+        client = endpoint(self.base_url, self.api_key_env, self.timeout_s, max(1, self.max_retries), max_wait_s=30.0)
+        try:
+            client.api_key()
+        except EndpointError as problem:
+            raise JudgeError(f"judge {self.name!r}: {problem}") from None
+        return client
 
     def as_record(self) -> dict[str, Any]:
         """What a run record keeps: never the key itself."""
@@ -154,24 +154,17 @@ class LLMJudge:
 
     def connect(self) -> None:
         """Ask the endpoint which models it serves; refuse to judge with one it does not serve."""
-        import httpx
-
         try:
-            response = httpx.get(f"{self.endpoint.base_url}/models", headers=self._headers(), timeout=10.0)
-            response.raise_for_status()
-        except httpx.HTTPError as problem:
+            listing = self.endpoint.client().listing()
+        except EndpointError as problem:
             raise JudgeError(
                 f"judge {self.endpoint.name!r}: cannot list models at {self.endpoint.base_url}/models ({problem}); "
                 "check base_url (it ends in /v1 for vLLM and OpenAI) and that the server is running"
             ) from None
-        served = [entry.get("id") for entry in response.json().get("data", [])]
+        served = [entry.get("id") for entry in listing["data"] if isinstance(entry, dict)]
         if self.endpoint.model not in served:
             raise JudgeError(f"judge {self.endpoint.name!r}: {self.endpoint.model!r} is not served; served: {served}")
         self.served_model = self.endpoint.model
-
-    def _headers(self) -> dict[str, str]:
-        key = self.endpoint.api_key()
-        return {"Authorization": f"Bearer {key}"} if key else {}
 
     def identity(self) -> dict[str, Any]:
         return {**self.endpoint.as_record(), "served_model": self.served_model, "prompts_sha256": self.prompts.sha256}
@@ -188,34 +181,21 @@ class LLMJudge:
         return parse_answer(text)
 
     def _complete(self, prompt: str) -> str | None:
-        import httpx
-
         body = {
             "model": self.endpoint.model,
             "messages": [{"role": "system", "content": self.prompts.system}, {"role": "user", "content": prompt}],
             "temperature": 0,
             "max_tokens": self.endpoint.max_tokens,
         }
-        for attempt in range(self.endpoint.max_retries):
-            try:
-                response = httpx.post(
-                    f"{self.endpoint.base_url}/chat/completions",
-                    json=body,
-                    headers=self._headers(),
-                    timeout=self.endpoint.timeout_s,
-                )
-            except httpx.HTTPError:
-                time.sleep(min(2**attempt, 10))
-                continue
-            self.sent += 1
-            if response.status_code == 429 or response.status_code >= 500:
-                retry_after = response.headers.get("retry-after", "")
-                time.sleep(float(retry_after) if retry_after.replace(".", "", 1).isdigit() else min(2**attempt, 10))
-                continue
-            if response.status_code != 200:
-                return None
-            return str(response.json()["choices"][0]["message"]["content"] or "")
-        return None
+        try:
+            choice = self.endpoint.client().chat(body, on_attempt=self._count)
+        except EndpointError:
+            return None  # recorded as an error by the caller, never as a "no"
+        message = choice.get("message") or {}
+        return str(message.get("content") or "") if isinstance(message, dict) else ""
+
+    def _count(self) -> None:
+        self.sent += 1
 
     def judge_many(
         self, pairs: Sequence[tuple[str, str]], items: Sequence[str] = JUDGE_ITEMS
