@@ -74,10 +74,10 @@ def write_artifact(
     return npz_path, json_path
 
 
-def load_artifact(directory: Path = ARTIFACTS_DIR, name: str = ARTIFACT_NAME) -> ToxicityArtifact:
-    """Load and check the classifier; every problem names the file and what to do."""
+def read_linear_artifact(directory: Path, name: str, retrain: str) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """(weights, bias, record) of ``<name>.npz`` / ``<name>.json``, checked against the sha256 and
+    shapes recorded; every problem names the file and ``retrain`` (what to run)."""
     json_path, npz_path = directory / f"{name}.json", directory / f"{name}.npz"
-    retrain = "rebuild it with `python scripts/train_toxicity_scorer.py`"
     for path in (json_path, npz_path):
         if not path.is_file():
             raise CacheCorruptError(f"{path} is missing: {retrain}")
@@ -95,8 +95,16 @@ def load_artifact(directory: Path = ARTIFACTS_DIR, name: str = ARTIFACT_NAME) ->
         )
     with np.load(io.BytesIO(content), allow_pickle=False) as arrays:
         weights, bias = np.array(arrays["weights"]), np.array(arrays["bias"])
-    class_names = tuple(record["class_names"])
+    class_names = record["class_names"]
     if weights.shape != (len(class_names), record["embedding_model"]["dim"]) or bias.shape != (len(class_names),):
         raise DataFormatError(f"{npz_path}: array shapes {weights.shape}/{bias.shape} do not fit {json_path}")
-    classifier = LinearSoftmaxClassifier(weights, bias, class_names, tuple(record["toxic_classes"]))
+    return weights, bias, record
+
+
+def load_artifact(directory: Path = ARTIFACTS_DIR, name: str = ARTIFACT_NAME) -> ToxicityArtifact:
+    """Load and check the classifier; every problem names the file and what to do."""
+    weights, bias, record = read_linear_artifact(
+        directory, name, "rebuild it with `python scripts/train_toxicity_scorer.py`"
+    )
+    classifier = LinearSoftmaxClassifier(weights, bias, tuple(record["class_names"]), tuple(record["toxic_classes"]))
     return ToxicityArtifact(classifier=classifier, threshold=float(record["threshold"]), record=record)

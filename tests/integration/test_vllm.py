@@ -170,6 +170,38 @@ def test_hf_and_vllm_backends_agree(run_cli: RunCli, tmp_path: Path, server: Vll
     assert _record(hf_run)["metrics"] == _record(vllm_run)["metrics"]
 
 
+@pytest.mark.slow  # shares the module's server with the other slow tests: `make test-slow`
+def test_openai_backend_agrees_with_the_vllm_backend(run_cli: RunCli, tmp_path: Path, server: VllmServer) -> None:
+    """The same server scored two ways: token-id completions with the template applied here
+    (vllm backend) and chat completions with the template applied by the server (openai backend)."""
+    common = ("--tasks", TASKS, "--limit", "3", "--no-use-cache")
+    served = run_cli("eval", "--backend", "vllm", "--base-url", server.base_url, *common)
+    assert served.returncode == 0, served.stderr[-3000:]
+    chat = run_cli(
+        "eval",
+        "--backend",
+        "openai",
+        "--base-url",
+        f"{server.base_url}/v1",
+        "--served-model",
+        BASE_NAME,
+        "--tokenizer",
+        "smollm2-135m-instruct",
+        *common,
+        env={"MINDGATE_RUNS_DIR": str(tmp_path / "openai")},
+    )
+    assert chat.returncode == 0, chat.stderr[-3000:]
+    (vllm_run,) = _runs(tmp_path)
+    (openai_run,) = [p for p in (tmp_path / "openai").iterdir() if not p.name.startswith(".")]
+    assert _replies(openai_run) == _replies(vllm_run)
+    for a, b in zip(_loglikelihoods(openai_run), _loglikelihoods(vllm_run), strict=True):
+        assert abs(a - b) < 1e-3
+    assert _record(openai_run)["metrics"] == _record(vllm_run)["metrics"]
+    record = _record(openai_run)
+    assert record["backend"] == "openai" and record["server"]["served_model"] == BASE_NAME
+    assert record["server"]["finish_reasons"].keys() <= {"stop", "length"}
+
+
 def _cache_entries(cache_dir: Path) -> int:
     """Answers in lm-eval's request cache (SqliteDict files, table "unnamed"); 0 while unreadable."""
     total = 0
