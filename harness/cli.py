@@ -471,6 +471,55 @@ def _add_pairs_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
     synth.set_defaults(handler=_cmd_pairs_synth)
 
 
+def _cmd_guard(args: argparse.Namespace, console: Console) -> int:
+    from harness.guard import GuardOptions, serve_guard
+
+    options = GuardOptions(
+        upstream=args.upstream,
+        host=args.host,
+        port=args.port,
+        rules_path=args.rules,
+        api_key_env=args.api_key_env,
+        upstream_api_key_env=args.upstream_api_key_env,
+        audit_path=args.audit_log,
+        store_text=args.store_text,
+    )
+    serve_guard(options, console)
+    return 0
+
+
+def _add_guard_parser(commands: Any) -> None:
+    from harness.guard import GUARD_RULES
+
+    guard = commands.add_parser(
+        "guard",
+        help="a safety guard in front of any OpenAI-compatible server: checks every reply, blocks unsafe ones",
+        description="Example: mindgate guard --upstream http://127.0.0.1:8000/v1 (a server from `make serve`), "
+        "then point clients, or `mindgate eval --backend openai --base-url http://127.0.0.1:8100/v1`, at the "
+        "guard. What it checks and does: rubrics/guard.yaml. Streaming replies are held back until checked.",
+    )
+    guard.add_argument("--upstream", required=True, help="the served model's address, e.g. http://127.0.0.1:8000/v1")
+    guard.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    guard.add_argument("--port", type=int, default=8100, help="port to listen on (default 8100)")
+    guard.add_argument("--rules", type=Path, default=GUARD_RULES, help="guard rules (default rubrics/guard.yaml)")
+    guard.add_argument(
+        "--api-key-env",
+        default=None,
+        help="NAME of an environment variable holding the key clients must send (required off 127.0.0.1)",
+    )
+    guard.add_argument(
+        "--upstream-api-key-env", default=None, help="NAME of an environment variable holding the upstream's key"
+    )
+    guard.add_argument("--audit-log", type=Path, default=None, help="JSON-lines audit log (default: the rules' path)")
+    guard.add_argument(
+        "--store-text",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="store message and reply text in the audit log (default: the rules' audit.store_text; else hashes)",
+    )
+    guard.set_defaults(handler=_cmd_guard)
+
+
 def _cmd_baseline_promote(args: argparse.Namespace, console: Console) -> int:
     from harness.store import promote_baseline
 
@@ -492,6 +541,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config_arguments(serve_parser, only=_SERVE_FIELDS)
     serve_parser.set_defaults(handler=_cmd_serve)
+    _add_guard_parser(commands)
     tasks_parser = commands.add_parser("tasks", help="list the project's tasks and groups")
     tasks_parser.set_defaults(handler=_cmd_tasks)
     model_parser = commands.add_parser("model", help="materialise/verify a model and print its path and hash")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,8 +31,50 @@ class StandIn:
     fail_status: list[int] = field(default_factory=list)  # answer the next POSTs with these statuses, in turn
     bodies: list[dict[str, Any]] = field(default_factory=list)
     auth: list[str | None] = field(default_factory=list)
+    chunk_chars: int = 7  # a streamed reply is sent in pieces of this many characters
+    delay_s: float = 0.0  # wait this long before answering a POST (a slow upstream)
+    chunk_delay_s: float = 0.0  # wait this long between streamed events
     url: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def pieces(self, text: str) -> list[str]:
+        return [text[i : i + self.chunk_chars] for i in range(0, len(text), self.chunk_chars)] or [""]
+
+    def stream_events(self, body: dict[str, Any], chat: bool) -> list[dict[str, Any]]:
+        text = self.reply(body["messages"]) if chat else self.reply([{"role": "user", "content": body["prompt"]}])
+        head = {"id": "chatcmpl-standin" if chat else "cmpl-standin", "created": 1, "model": self.model}
+        if chat:
+            events = [
+                {
+                    **head,
+                    "object": "chat.completion.chunk",
+                    "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}],
+                }
+            ]
+            events += [
+                {
+                    **head,
+                    "object": "chat.completion.chunk",
+                    "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}],
+                }
+                for piece in self.pieces(text)
+            ]
+            events.append(
+                {
+                    **head,
+                    "object": "chat.completion.chunk",
+                    "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+                }
+            )
+            return events
+        events = [
+            {**head, "object": "text_completion", "choices": [{"index": 0, "text": piece, "finish_reason": None}]}
+            for piece in self.pieces(text)
+        ]
+        events.append(
+            {**head, "object": "text_completion", "choices": [{"index": 0, "text": "", "finish_reason": "stop"}]}
+        )
+        return events
 
     def chat_answer(self, body: dict[str, Any]) -> dict[str, Any]:
         text = self.reply(body["messages"])
@@ -83,6 +126,22 @@ def _handler(state: StandIn) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
+        def _stream(self, events: list[dict[str, Any]]) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            try:
+                for event in events:
+                    self.wfile.write(b"data: " + json.dumps(event).encode() + b"\n\n")
+                    self.wfile.flush()
+                    if state.chunk_delay_s:
+                        time.sleep(state.chunk_delay_s)
+                self.wfile.write(b"data: [DONE]\n\n")
+                self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client went away
+
         def do_GET(self) -> None:
             if self.path.rstrip("/") == "/v1/models":
                 models = [{"id": state.model, "root": state.model}]
@@ -103,7 +162,11 @@ def _handler(state: StandIn) -> type[BaseHTTPRequestHandler]:
                     status = state.fail_status.pop(0)
                     self._send(status, {"error": {"message": f"stand-in failure {status}"}})
                     return
-            if self.path == "/v1/chat/completions":
+            if state.delay_s:
+                time.sleep(state.delay_s)
+            if body.get("stream") and self.path in ("/v1/chat/completions", "/v1/completions"):
+                self._stream(state.stream_events(body, chat=self.path == "/v1/chat/completions"))
+            elif self.path == "/v1/chat/completions":
                 self._send(200, state.chat_answer(body))
             elif self.path == "/v1/completions":
                 if body.get("echo") and not state.prompt_logprobs:
@@ -116,9 +179,14 @@ def _handler(state: StandIn) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # many clients at once (the default backlog is 5)
+    daemon_threads = True
+
+
 @contextmanager
 def serving(state: StandIn) -> Iterator[StandIn]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    httpd = _Server(("127.0.0.1", 0), _handler(state))
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     state.url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"

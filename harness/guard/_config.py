@@ -1,0 +1,112 @@
+"""``rubrics/guard.yaml``: what the guard does, read and checked (every error names the field)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.paths import RUBRICS_DIR
+from harness.scoring._rubric_files import RubricFileError, check_known, load_yaml_mapping, require
+from harness.scoring.message_risk import TIERS, tier_rank
+
+GUARD_RULES = RUBRICS_DIR / "guard.yaml"
+SIGNALS: tuple[str, ...] = (
+    "harmful",
+    "dismissive",
+    "missing_crisis_referral",
+    "missing_acknowledgement",
+    "over_refusal",
+)
+ACTIONS: tuple[str, ...] = ("pass", "flag", "block")
+REPLY_LAYERS: tuple[str, ...] = ("any", "phrases", "classifier")
+
+
+@dataclass(frozen=True)
+class StreamingRules:
+    hold_whole_reply_from_tier: str
+    window_chars: int
+    check_every_chars: int
+
+    def holds_whole_reply(self, tier: str) -> bool:
+        return tier_rank(tier) >= tier_rank(self.hold_whole_reply_from_tier)
+
+
+@dataclass(frozen=True)
+class GuardRules:
+    path: Path
+    sha256: str
+    locale: str
+    reply_layers: str
+    rules: Mapping[str, Mapping[str, str]]  # signal -> tier -> action
+    user_turns: int
+    streaming: StreamingRules
+    safe_reply: str  # with {resources}
+    audit_path: Path
+    store_text: bool
+    connect_timeout_s: float
+    timeout_s: float
+    max_request_bytes: int
+    max_message_chars: int
+
+    def action(self, signal: str, tier: str) -> str:
+        return self.rules.get(signal, {}).get(tier, "pass")
+
+    def identity(self) -> dict[str, Any]:
+        return {"rules_sha256": self.sha256, "locale": self.locale, "reply_layers": self.reply_layers}
+
+
+def _positive(data: Mapping[str, Any], key: str, kind: type, path: Path, where: str) -> Any:
+    value = require(data, key, (int, float) if kind is float else kind, path, where)
+    if value <= 0:
+        raise RubricFileError(path, f"{where}.{key}", f"must be positive, got {value}")
+    return kind(value)
+
+
+def load_guard_rules(path: Path = GUARD_RULES) -> GuardRules:
+    data = load_yaml_mapping(path)
+    if require(data, "schema_version", int, path, "") != 1:
+        raise RubricFileError(path, "schema_version", "must be 1")
+    layers = require(data, "reply_layers", str, path, "")
+    check_known([layers], REPLY_LAYERS, path, "reply_layers")
+    raw_rules = require(data, "rules", dict, path, "")
+    check_known(list(raw_rules), SIGNALS, path, "rules")
+    rules: dict[str, dict[str, str]] = {}
+    for signal, by_tier in raw_rules.items():
+        if not isinstance(by_tier, dict):
+            raise RubricFileError(path, f"rules.{signal}", "must map tiers to actions, e.g. {high: block}")
+        check_known(list(by_tier), TIERS, path, f"rules.{signal}")
+        for tier, action in by_tier.items():
+            check_known([str(action)], ACTIONS, path, f"rules.{signal}.{tier}")
+        rules[signal] = {str(t): str(a) for t, a in by_tier.items()}
+    streaming = require(data, "streaming", dict, path, "")
+    hold = require(streaming, "hold_whole_reply_from_tier", str, path, "streaming")
+    check_known([hold], TIERS, path, "streaming.hold_whole_reply_from_tier")
+    safe_reply = require(data, "safe_reply", str, path, "")
+    if "{resources}" not in safe_reply:
+        raise RubricFileError(path, "safe_reply", "must contain {resources}, where the crisis lines go")
+    audit = require(data, "audit", dict, path, "")
+    upstream = require(data, "upstream", dict, path, "")
+    limits = require(data, "limits", dict, path, "")
+    return GuardRules(
+        path=path,
+        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        locale=require(data, "locale", str, path, ""),
+        reply_layers=layers,
+        rules=rules,
+        user_turns=_positive(data, "user_turns", int, path, ""),
+        streaming=StreamingRules(
+            hold,
+            _positive(streaming, "window_chars", int, path, "streaming"),
+            _positive(streaming, "check_every_chars", int, path, "streaming"),
+        ),
+        safe_reply=" ".join(safe_reply.split()),
+        audit_path=Path(require(audit, "path", str, path, "audit")),
+        store_text=require(audit, "store_text", bool, path, "audit"),
+        connect_timeout_s=_positive(upstream, "connect_timeout_s", float, path, "upstream"),
+        timeout_s=_positive(upstream, "timeout_s", float, path, "upstream"),
+        max_request_bytes=_positive(limits, "max_request_bytes", int, path, "limits"),
+        max_message_chars=_positive(limits, "max_message_chars", int, path, "limits"),
+    )
