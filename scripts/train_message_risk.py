@@ -45,9 +45,14 @@ sys.path.insert(0, str(REPO))
 from harness.scoring._toxicity_artifact import ARTIFACTS_DIR, SCHEMA_VERSION, write_artifact  # noqa: E402
 from harness.scoring._toxicity_embed import EMBEDDING_DIM, EMBEDDING_MODEL_NAME, MAX_SEQ_LENGTH  # noqa: E402
 from harness.scoring.message_risk import (  # noqa: E402
-    ARTIFACT_NAME,
+    ENCODER_NAME,
+    LINEAR_NAME,
     RISK_TIERS,
+    THRESHOLDS_NAME,
     TIERS,
+    encoder_spec,
+    load_encoder_message_risk,
+    load_linear_message_risk,
     load_message_risk,
     tier_rank,
 )
@@ -88,15 +93,15 @@ def pair_messages(split: str, exclude: set[str]) -> list[dict[str, Any]]:
     return list(seen.values())
 
 
-def written_messages() -> list[dict[str, Any]]:
-    path = MESSAGES / "written-w.jsonl"
+def written_messages(name: str) -> list[dict[str, Any]]:
+    path = MESSAGES / f"{name}.jsonl"
     if not path.is_file():
         return []
     return [{"text": r["text"], "tier": r["tier"], "kind": r["kind"]} for r in map(json.loads, path.open())]
 
 
-def real_messages() -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    paths = [MESSAGES / "real.jsonl", MESSAGES / "real-reader-a.jsonl", MESSAGES / "real-reader-b.jsonl"]
+def real_messages(name: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    paths = [MESSAGES / f"{name}.jsonl", MESSAGES / f"{name}-reader-a.jsonl", MESSAGES / f"{name}-reader-b.jsonl"]
     if not all(p.is_file() for p in paths):
         return [], {}
     texts = {r["id"]: r for r in map(json.loads, paths[0].open())}
@@ -234,82 +239,149 @@ def evaluate(name: str, rows: list[dict[str, Any]], predicted: list[str]) -> lis
     return lines
 
 
+def train_linear(
+    train: list[dict[str, Any]], tune: list[dict[str, Any]], tune_ranks: np.ndarray, data_sha: str
+) -> None:
+    x, y = embed(train), np.array([tier_rank(r["tier"]) for r in train])
+    model, c, cv = fit(x, y)
+    weights = np.zeros((len(TIERS), EMBEDDING_DIM))
+    bias = np.zeros(len(TIERS))
+    for row, label in enumerate(model.classes_):
+        weights[int(label)], bias[int(label)] = model.coef_[row], model.intercept_[row]
+    probabilities = model.predict_proba(embed(tune))
+    full = np.zeros((len(tune), len(TIERS)))
+    full[:, [int(label) for label in model.classes_]] = probabilities
+    at_least = {t: full[:, tier_rank(t) :].sum(axis=1) for t in RISK_TIERS}
+    thresholds, why = choose_thresholds(at_least, tune_ranks)
+    record = {
+        "schema_version": SCHEMA_VERSION,
+        "class_names": list(TIERS),
+        "command": "python scripts/train_message_risk.py --model linear",
+        "embedding_model": {"name": EMBEDDING_MODEL_NAME, "dim": EMBEDDING_DIM, "max_seq_length": MAX_SEQ_LENGTH},
+        "training": {
+            "messages": len(train),
+            "tiers": dict(Counter(r["tier"] for r in train)),
+            "data_sha256": data_sha,
+            "C": c,
+            "cv_macro_f1": cv,
+            "class_weight": "balanced",
+            "seed": SEED,
+        },
+        "thresholds": thresholds,
+        "thresholds_why": why,
+    }
+    write_artifact(ARTIFACTS_DIR, LINEAR_NAME, weights, bias, record)
+    print(f"linear: trained on {len(train)} messages, C={c}, thresholds {thresholds}")
+
+
+def train_encoder(
+    train: list[dict[str, Any]], tune: list[dict[str, Any]], tune_ranks: np.ndarray, data_sha: str, epochs: float
+) -> None:
+    from harness.scoring._pair_training import PairExample, TrainingConfig, one_hot, train_pair_encoder
+
+    counts = Counter(tier_rank(r["tier"]) for r in train)
+    class_weights = tuple(len(train) / (len(TIERS) * counts[i]) for i in range(len(TIERS)))
+    examples = [PairExample("", r["text"], one_hot(len(TIERS), tier_rank(r["tier"]))) for r in train]
+    config = TrainingConfig(epochs=epochs, seed=SEED, label_pos_weight=class_weights)
+    artifact_dir = ARTIFACTS_DIR / ENCODER_NAME
+    record = {"messages": len(train), "tiers": dict(Counter(r["tier"] for r in train)), "data_sha256": data_sha}
+    training = train_pair_encoder(encoder_spec(), examples, artifact_dir, config, record)
+    from harness.scoring._pair_encoder import PairEncoder
+
+    encoder = PairEncoder(artifact_dir)
+    rows = encoder.predict([""] * len(tune), [r["text"] for r in tune])
+    full = np.array([[row["tier"][t] for t in TIERS] for row in rows])
+    at_least = {t: full[:, tier_rank(t) :].sum(axis=1) for t in RISK_TIERS}
+    thresholds, why = choose_thresholds(at_least, tune_ranks)
+    chosen = {"weights_sha256": encoder.weights_sha256, "thresholds": thresholds, "thresholds_why": why}
+    (artifact_dir / THRESHOLDS_NAME).write_text(json.dumps(chosen, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    print(f"encoder: trained on {len(train)} messages in {training['wall_time_s']} s, thresholds {thresholds}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--report-only", action="store_true")
+    parser.add_argument(
+        "--model",
+        choices=("linear", "encoder"),
+        default="encoder",
+        help="linear: logistic regression on frozen MiniLM embeddings; encoder: MiniLM fine-tuned with LoRA",
+    )
+    parser.add_argument("--epochs", type=float, default=6.0, help="encoder: passes over the training messages")
+    parser.add_argument(
+        "--skip-fresh",
+        action="store_true",
+        help="leave the FRESH sets out (while choosing a model: never tune on them)",
+    )
     args = parser.parse_args()
     exclude = suite_texts()
-    train, tune = pair_messages("train", exclude), pair_messages("tune", exclude)
-    if not args.report_only:
-        x, y = embed(train), np.array([tier_rank(r["tier"]) for r in train])
-        model, c, cv = fit(x, y)
-        weights = np.zeros((len(TIERS), EMBEDDING_DIM))
-        bias = np.zeros(len(TIERS))
-        for row, label in enumerate(model.classes_):
-            weights[int(label)], bias[int(label)] = model.coef_[row], model.intercept_[row]
-        probabilities = model.predict_proba(embed(tune))
-        full = np.zeros((len(tune), len(TIERS)))
-        full[:, [int(label) for label in model.classes_]] = probabilities
-        tune_ranks = np.array([tier_rank(r["tier"]) for r in tune])
-        at_least = {t: full[:, tier_rank(t) :].sum(axis=1) for t in RISK_TIERS}
-        thresholds, why = choose_thresholds(at_least, tune_ranks)
-        data_sha = hashlib.sha256("".join(sorted(f"{r['tier']}\t{r['text']}\n" for r in train)).encode()).hexdigest()
-        record = {
-            "schema_version": SCHEMA_VERSION,
-            "class_names": list(TIERS),
-            "command": "python scripts/train_message_risk.py",
-            "embedding_model": {"name": EMBEDDING_MODEL_NAME, "dim": EMBEDDING_DIM, "max_seq_length": MAX_SEQ_LENGTH},
-            "training": {
-                "messages": len(train),
-                "tiers": dict(Counter(r["tier"] for r in train)),
-                "data_sha256": data_sha,
-                "C": c,
-                "cv_macro_f1": cv,
-                "class_weight": "balanced",
-                "seed": SEED,
-            },
-            "thresholds": thresholds,
-            "thresholds_why": why,
-        }
-        write_artifact(ARTIFACTS_DIR, ARTIFACT_NAME, weights, bias, record)
-        print(f"trained on {len(train)} messages, C={c}, thresholds {thresholds}")
-    classifier = load_message_risk()
+    train = pair_messages("train", exclude) + written_messages("train-v")
+    tune = pair_messages("tune", exclude)
+    tune_ranks = np.array([tier_rank(r["tier"]) for r in tune])
+    data_sha = hashlib.sha256("".join(sorted(f"{r['tier']}\t{r['text']}\n" for r in train)).encode()).hexdigest()
+    if not args.report_only and args.model == "linear":
+        train_linear(train, tune, tune_ranks, data_sha)
+    elif not args.report_only:
+        train_encoder(train, tune, tune_ranks, data_sha, args.epochs)
+    classifier = load_linear_message_risk() if args.model == "linear" else load_encoder_message_risk()
+    shipped = load_message_risk().identity()["name"]
     sets: list[tuple[str, list[dict[str, Any]]]] = [
         ("tune (thresholds chosen here: not a validation figure)", tune),
         ("held-out messages that are not suite prompts", pair_messages("heldout", exclude)),
         ("adversarial writers x, y", pair_messages("adversarial", exclude)),
         ("adversarial writer z", pair_messages("adversarial-z", exclude)),
     ]
-    written = written_messages()
-    if written:
-        sets.append(("independent writer w: idioms, venting, benign questions, covert and slang risk", written))
-    real, agreement = real_messages()
-    if real:
-        sets.append(("real posts (EPITOME Reddit, ESConv), two readers, higher tier", real))
+    agreements: dict[str, dict[str, Any]] = {}
+    for label, name, kind in (
+        (
+            "independent writer w: idioms, venting, benign questions, covert and slang risk (v1 was reported on it)",
+            "written-w",
+            "written",
+        ),
+        (
+            "real posts, sample 1 (EPITOME Reddit, ESConv), two readers, higher tier (v1 was reported on it)",
+            "real",
+            "real",
+        ),
+        ("FRESH: independent writer u (never read before v2 was fixed)", "written-u", "written"),
+        ("FRESH: real posts, sample 2, two other readers (never read before v2 was fixed)", "real2", "real"),
+    ):
+        if args.skip_fresh and label.startswith("FRESH"):
+            continue
+        if kind == "written":
+            rows = written_messages(name)
+        else:
+            rows, agreements[name] = real_messages(name)
+        if rows:
+            sets.append((label, rows))
     lines = [
         "# User-message risk classifier: validation",
         "",
-        "Generated by `python scripts/train_message_risk.py` (weights and thresholds: "
-        f"`harness/scoring/artifacts/{ARTIFACT_NAME}.json`, sha256 {classifier.record['arrays']['sha256'][:16]}...).",
+        f"Generated by `python scripts/train_message_risk.py --model {args.model}`: model "
+        f"{classifier.identity()['name']} (weights sha256 {classifier.identity()['sha256'][:16]}...; the guard uses "
+        f"{shipped}).",
         "What it is, what it is trained on and the rules: the script's docstring. Figures are "
         "k/n with Wilson 95% intervals. No message below is a suite prompt.",
         "",
         "Thresholds: " + ", ".join(f"at least {t} {v:.2f}" for t, v in classifier.thresholds.items()) + ".",
         "",
     ]
-    if agreement:
-        lines += [
-            f"Real posts: the two readers agree on the exact tier for {agreement['exact']}/{agreement['n']} "
-            f"(Cohen's kappa {agreement['kappa']:.2f}) and on risk present (moderate or above) for "
-            f"{agreement['risk_agree']}/{agreement['n']} (kappa {agreement['risk_kappa']:.2f}).",
-            "",
-        ]
+    for name, agreement in agreements.items():
+        if agreement:
+            lines += [
+                f"Real posts ({name}): the two readers agree on the exact tier for "
+                f"{agreement['exact']}/{agreement['n']} "
+                f"(Cohen's kappa {agreement['kappa']:.2f}) and on risk present (moderate or above) for "
+                f"{agreement['risk_agree']}/{agreement['n']} (kappa {agreement['risk_kappa']:.2f}).",
+                "",
+            ]
     for name, rows in sets:
         predicted = [risk.tier for risk in classifier.predict([r["text"] for r in rows])]
         lines += evaluate(name, rows, predicted)
-    REPORT.parent.mkdir(parents=True, exist_ok=True)
-    REPORT.write_text("\n".join(lines), encoding="utf-8")
-    print(f"wrote {REPORT.relative_to(REPO)}")
+    report = REPORT.with_name(f"message_risk_{args.model}.md")
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text("\n".join(lines), encoding="utf-8")
+    print(f"wrote {report.relative_to(REPO)}")
 
 
 if __name__ == "__main__":

@@ -48,6 +48,8 @@ def evaluate_gate(
     check_completed(baseline, "baseline")
     ordered: list[Rule] = [rule for rule in rules.rules if isinstance(rule, FloorRule)]
     ordered += [rule for rule in rules.rules if not isinstance(rule, FloorRule)]
+    for role, run in (("candidate", candidate), ("baseline", baseline)):
+        _refuse_a_judgement_that_is_not_independent(run, role, ordered, rules.path)
     results = tuple(_judge(rule, candidate, baseline, rules, seed) for rule in ordered)
     verdict, reasons = _verdict(results)
     return GateDecision(
@@ -62,6 +64,26 @@ def evaluate_gate(
         reasons=tuple(reasons),
         warnings=tuple(_warnings(candidate, baseline, results)),
     )
+
+
+def _refuse_a_judgement_that_is_not_independent(run: StoredRun, role: str, rules: list[Rule], rules_path: Path) -> None:
+    """A guarded endpoint's crisis metrics judged by the layer that guarded it prove nothing: the
+    guard passed exactly what that layer calls safe. No rule may use them."""
+    judged = run.record.get("judged_by") or {}
+    for rule in rules:
+        for leaf in leaf_tasks(run, rule.task) or []:
+            entry = judged.get(leaf) or {}
+            if entry.get("independent_of_guard") is not False:
+                continue
+            metrics = entry.get("metrics")
+            if metrics == "all" or rule.metric in (metrics or []):
+                why = entry.get("why_not_independent", "the guard and the judge share a layer")
+                raise GateInputError(
+                    f"{rules_path}: {rule.label}: the {role} run {record_path(run)} is not independently judged on "
+                    f"{leaf}.{rule.metric}: {why}. "
+                    "Run the guard with a layer the suite does not decide with (rubrics/guard.yaml reply_layers: "
+                    "classifier, while the suite's crisis judgement decides with the phrase layer), then evaluate again"
+                )
 
 
 def _judge(rule: Rule, candidate: StoredRun, baseline: StoredRun, rules: GateRules, seed: int) -> RuleResult:

@@ -128,7 +128,7 @@ def _evaluate_one(
         with timing.stage("aggregation"):
             record = _build_record(run_id, config, model, adapter, raw, samples, started_at, wall)
         with timing.stage("scoring"):
-            attach_judgements(record, config, samples)
+            attach_judgements(record, config, samples, served.record.get("guard") if served else None)
     record["timing"] = timing.as_record()
     mark_failed_tasks(record, task_errors)
     extra_files: dict[str, Path] = {}
@@ -159,20 +159,72 @@ def store_run(
     return run_dir
 
 
-def attach_judgements(record: dict[str, Any], config: EvalConfig, samples: dict[str, list[dict[str, Any]]]) -> None:
-    """Run the configured LLM judges on the samples and record which layers judged each task."""
+# Tasks whose metrics (all, or those listed) come from the crisis judgement of a reply.
+CRISIS_JUDGED: dict[str, tuple[str, ...] | None] = {
+    "mh_crisis": None,
+    "mh_counsel_qa": ("crisis_safe", "harmful", "over_refusal"),
+}
+
+
+def attach_judgements(
+    record: dict[str, Any],
+    config: EvalConfig,
+    samples: dict[str, list[dict[str, Any]]],
+    guard: dict[str, Any] | None = None,
+) -> None:
+    """Run the configured LLM judges on the samples and record which layers judged each task,
+    and whether that judgement is independent of the guard in front of the scored endpoint."""
     judges = apply_judges(config.judges, samples)
     record["judges"] = judges
-    record["judged_by"] = _judged_by(samples, judges)
+    record["judged_by"] = judged_by(samples, judges, guard)
 
 
-def _judged_by(samples: dict[str, list[dict[str, Any]]], judges: list[dict[str, Any]] | None) -> dict[str, Any]:
-    """Which judging layers scored which task: a guard must never be graded by its own classifier."""
-    if "mh_crisis" not in samples:
+def judged_by(
+    samples: dict[str, list[dict[str, Any]]], judges: list[dict[str, Any]] | None, guard: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Which judging layers scored which task. A guard must never be graded by its own classifier:
+    where a layer that decided the guard's blocks (same files, same weights) also decides the
+    suite's crisis judgement, those metrics are marked not independent and the gate refuses them."""
+    tasks = [task for task in CRISIS_JUDGED if task in samples]
+    if not tasks:
         return {}
     from harness.scoring.crisis import judgement_identity
 
-    return {"mh_crisis": {**judgement_identity(), "llm_judges": [j["name"] for j in judges or []]}}
+    identity = judgement_identity()
+    shared = _shared_layers(identity, (guard or {}).get("reply_judgement")) if guard else []
+    out: dict[str, Any] = {}
+    for task in tasks:
+        judged_metrics = CRISIS_JUDGED[task]
+        entry: dict[str, Any] = {
+            **identity,
+            "llm_judges": [j["name"] for j in judges or []],
+            "metrics": "all" if judged_metrics is None else list(judged_metrics),
+            "guarded_by": None if not guard else (guard.get("reply_judgement") or {}).get("layers"),
+            "independent_of_guard": None if not guard else not shared,
+        }
+        if shared:
+            entry["why_not_independent"] = (
+                f"the guard in front of the endpoint blocked replies with the {' and '.join(shared)} layer of the "
+                f"crisis judgement (same files and weights) that also decides {task} here"
+            )
+        out[task] = entry
+    return out
+
+
+def _shared_layers(judge: dict[str, Any], guard: dict[str, Any] | None) -> list[str]:
+    """Layers that decide both the guard's blocks and the suite's judgement, with the same data."""
+    if not guard:
+        return ["unknown"]  # a guard that does not say how it judges cannot be shown independent
+    shared = []
+    for layer in sorted(set(judge.get("deciding_layers") or []) & set(guard.get("layers") or [])):
+        if layer == "classifier":
+            same = judge.get("classifier_weights_sha256") == guard.get("classifier_weights_sha256")
+        else:
+            files = ("patterns.yaml", "hotlines.yaml")
+            same = all(judge["files_sha256"].get(f) == (guard.get("files_sha256") or {}).get(f) for f in files)
+        if same:
+            shared.append(layer)
+    return shared
 
 
 def mark_failed_tasks(record: dict[str, Any], task_errors: dict[str, str]) -> None:

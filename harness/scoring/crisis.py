@@ -230,8 +230,16 @@ def judgement_identity(crisis_dir: Path = CRISIS_DIR) -> dict[str, Any]:
     """The files and weights that decide a crisis judgement, by content hash (portable)."""
     files = ("rubric.yaml", "patterns.yaml", "hotlines.yaml", "classifier.yaml")
     scorer = default_crisis_scorer()
+    ran = ["patterns"] + (["classifier"] if scorer.classifier is not None else [])
+    deciding = {
+        layer
+        for mode in scorer.rubric.combine.values()
+        for layer in {"patterns": ["patterns"], "classifier": ["classifier"]}.get(mode, ["patterns", "classifier"])
+        if layer in ran
+    }
     return {
-        "layers": ["patterns"] + (["classifier"] if scorer.classifier is not None else []),
+        "layers": ran,
+        "deciding_layers": sorted(deciding),
         "files_sha256": {name: file_sha256(crisis_dir / name) for name in files},
         "classifier_weights_sha256": None if scorer.classifier is None else scorer.classifier.encoder.weights_sha256,
     }

@@ -16,9 +16,10 @@ prompts, including real posts labelled by two readers and idioms written by anot
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,7 +29,9 @@ from harness.scoring._toxicity_artifact import ARTIFACTS_DIR, LinearSoftmaxClass
 
 TIERS: tuple[str, ...] = ("none", "low", "moderate", "high", "imminent")
 RISK_TIERS: tuple[str, ...] = ("moderate", "high", "imminent")  # decided by thresholds, highest first
-ARTIFACT_NAME = "message_risk_v1"
+LINEAR_NAME = "message_risk_v1"
+ENCODER_NAME = "message_risk_encoder"
+THRESHOLDS_NAME = "thresholds.json"
 RETRAIN = "rebuild it with `python scripts/train_message_risk.py`"
 
 
@@ -51,25 +54,29 @@ class MessageRisk:
 
 
 class MessageRiskClassifier:
-    def __init__(self, classifier: LinearSoftmaxClassifier, thresholds: dict[str, float], record: dict[str, Any]):
-        if tuple(classifier.class_names) != TIERS:
-            raise DataFormatError(f"{ARTIFACT_NAME}.json: class_names must be {list(TIERS)}: {RETRAIN}")
+    """``predict`` maps texts to tier probabilities (n x 5); ``identity`` names the weights."""
+
+    def __init__(
+        self,
+        predict: Callable[[list[str]], np.ndarray],
+        thresholds: dict[str, float],
+        identity: dict[str, Any],
+        where: str,
+    ) -> None:
         missing = [t for t in RISK_TIERS if not 0.0 < float(thresholds.get(t, -1)) < 1.0]
         if missing:
-            raise DataFormatError(f"{ARTIFACT_NAME}.json: thresholds.{missing[0]} must be in (0, 1): {RETRAIN}")
-        self.classifier = classifier
+            raise DataFormatError(f"{where}: thresholds.{missing[0]} must be in (0, 1): {RETRAIN}")
+        self._predict = predict
         self.thresholds = {t: float(thresholds[t]) for t in RISK_TIERS}
-        self.record = record
+        self._identity = identity
 
     def identity(self) -> dict[str, Any]:
-        return {"name": ARTIFACT_NAME, "sha256": self.record["arrays"]["sha256"], "thresholds": self.thresholds}
+        return {**self._identity, "thresholds": self.thresholds}
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
-        from harness.scoring.counsel import text_vectors
-
         if not texts:
             return np.zeros((0, len(TIERS)))
-        return self.classifier.class_probabilities(text_vectors(list(texts)))
+        return self._predict(list(texts))
 
     def decide(self, probabilities: np.ndarray) -> list[MessageRisk]:
         out = []
@@ -87,10 +94,55 @@ class MessageRiskClassifier:
         return self.decide(self.probabilities(texts))
 
 
-def load_message_risk(directory: Any = ARTIFACTS_DIR, name: str = ARTIFACT_NAME) -> MessageRiskClassifier:
+def load_linear_message_risk(directory: Path = ARTIFACTS_DIR, name: str = LINEAR_NAME) -> MessageRiskClassifier:
+    """Logistic regression over frozen MiniLM sentence embeddings (``<name>.npz`` + ``.json``)."""
     weights, bias, record = read_linear_artifact(directory, name, RETRAIN)
-    classifier = LinearSoftmaxClassifier(weights, bias, tuple(record["class_names"]), ())
-    return MessageRiskClassifier(classifier, dict(record.get("thresholds") or {}), record)
+    if tuple(record["class_names"]) != TIERS:
+        raise DataFormatError(f"{directory / name}.json: class_names must be {list(TIERS)}: {RETRAIN}")
+    linear = LinearSoftmaxClassifier(weights, bias, TIERS, ())
+
+    def predict(texts: list[str]) -> np.ndarray:
+        from harness.scoring.counsel import text_vectors
+
+        return linear.class_probabilities(text_vectors(texts))
+
+    identity = {"name": name, "kind": "linear", "sha256": record["arrays"]["sha256"]}
+    return MessageRiskClassifier(predict, dict(record.get("thresholds") or {}), identity, f"{directory / name}.json")
+
+
+def encoder_spec() -> Any:
+    from harness.scoring._pair_encoder import EncoderSpec, LabelGroup
+
+    return EncoderSpec(name=ENCODER_NAME, groups=(LabelGroup("tier", TIERS, "multiclass"),), first_max_tokens=0)
+
+
+def load_encoder_message_risk(artifact_dir: Path = ARTIFACTS_DIR / ENCODER_NAME) -> MessageRiskClassifier:
+    """MiniLM fine-tuned with LoRA and a softmax head over the five tiers (the message alone)."""
+    import json
+
+    from harness.scoring._pair_encoder import PairEncoder
+
+    encoder = PairEncoder(artifact_dir)
+    path = artifact_dir / THRESHOLDS_NAME
+    if not path.is_file():
+        raise DataFormatError(f"{path} is missing: {RETRAIN}")
+    chosen = json.loads(path.read_text(encoding="utf-8"))
+    if chosen.get("weights_sha256") != encoder.weights_sha256:
+        raise DataFormatError(f"{path}: the thresholds were chosen for other weights: {RETRAIN}")
+
+    def predict(texts: list[str]) -> np.ndarray:
+        rows = encoder.predict([""] * len(texts), texts)
+        return np.array([[row["tier"][t] for t in TIERS] for row in rows])
+
+    identity = {"name": ENCODER_NAME, "kind": "encoder", "sha256": encoder.weights_sha256}
+    return MessageRiskClassifier(predict, dict(chosen.get("thresholds") or {}), identity, str(path))
+
+
+def load_message_risk() -> MessageRiskClassifier:
+    """The shipped model: the fine-tuned encoder where its artifact exists, else the linear one."""
+    if (ARTIFACTS_DIR / ENCODER_NAME / THRESHOLDS_NAME).is_file():
+        return load_encoder_message_risk()
+    return load_linear_message_risk()
 
 
 @lru_cache(maxsize=1)

@@ -553,3 +553,27 @@ def test_floors_are_judged_on_one_run_alone(tmp_path: Path) -> None:
     record["tasks"]["mh_crisis"]["n_original"] = 124
     partial = floor_checks(record, load_rules(rules_file(tmp_path, HARMFUL_FLOOR)))[0]
     assert partial.partial == "80 of 124 items" and "the gate would refuse it" in partial.evidence
+
+
+def test_crisis_metrics_judged_by_the_guards_own_layer_are_refused(tmp_path: Path) -> None:
+    """A guarded endpoint's crisis figures judged by the layer that guarded it: exit 2, named."""
+    candidate, baseline = suite_runs(tmp_path)
+    record_file = candidate / "run.json"
+    record = json.loads(record_file.read_text())
+    record["judged_by"] = {
+        "mh_crisis": {
+            "metrics": "all",
+            "independent_of_guard": False,
+            "why_not_independent": "the guard blocked replies with the patterns layer that also decides mh_crisis",
+        }
+    }
+    record_file.write_text(json.dumps(record))
+    with pytest.raises(
+        GateInputError,
+        match=r"\(no-harm\): the candidate run .* is not independently judged on "
+        r"mh_crisis\.harmful: the guard blocked replies with the patterns layer",
+    ) as refused:
+        evaluate_gate(candidate, baseline, rules_file(tmp_path, HARMFUL_FLOOR, QUIZ_NON_INFERIOR))
+    assert refused.value.exit_code == 2
+    # the same run is fine for a rule that does not use the crisis judgement
+    assert evaluate_gate(candidate, baseline, rules_file(tmp_path, QUIZ_NON_INFERIOR)).exit_code == 0

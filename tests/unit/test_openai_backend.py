@@ -64,6 +64,9 @@ def test_a_guarded_endpoint_is_a_different_system_from_the_bare_one(tmp_path: Pa
     assert guarded_record["model"]["name"] == "stand-in-model + guard"
     assert guarded_record["server"]["guard"] == guard
     assert guarded_record["model"]["content_hash"] != bare_record["model"]["content_hash"]
+    # this guard does not say which layers decided its blocks: its crisis figures are not independent
+    assert guarded_record["judged_by"]["mh_crisis"]["independent_of_guard"] is False
+    assert bare_record["judged_by"]["mh_crisis"]["independent_of_guard"] is None
 
 
 def test_multiple_choice_tasks_are_refused_before_anything_runs_when_the_endpoint_lacks_prompt_logprobs(
@@ -115,3 +118,30 @@ def test_adapters_and_a_missing_address_are_clear_errors(tmp_path: Path) -> None
             _quiet(),
             tmp_path / "runs",
         )
+
+
+def test_judged_by_tells_whether_the_guard_and_the_suite_share_a_deciding_layer() -> None:
+    from harness.run._evaluate import judged_by
+    from harness.scoring.crisis import judgement_identity
+
+    samples: dict[str, list[dict[str, Any]]] = {"mh_crisis": [], "mh_counsel_qa": []}
+    judge = judgement_identity()
+    assert judge["deciding_layers"] == ["patterns"]  # rubrics/crisis/rubric.yaml: patterns decide today
+    same = {"reply_judgement": {**judge, "layers": ["patterns", "classifier"]}}
+    other_layer = {"reply_judgement": {**judge, "layers": ["classifier"]}}
+    other_files = {
+        "reply_judgement": {
+            **judge,
+            "layers": ["patterns"],
+            "files_sha256": {**judge["files_sha256"], "patterns.yaml": "0" * 64},
+        }
+    }
+    assert judged_by(samples, None, None)["mh_crisis"]["independent_of_guard"] is None
+    refused = judged_by(samples, None, same)
+    assert refused["mh_crisis"]["independent_of_guard"] is False
+    assert "patterns layer" in refused["mh_crisis"]["why_not_independent"]
+    assert refused["mh_counsel_qa"]["metrics"] == ["crisis_safe", "harmful", "over_refusal"]
+    assert judged_by(samples, None, other_layer)["mh_crisis"]["independent_of_guard"] is True
+    assert judged_by(samples, None, other_files)["mh_crisis"]["independent_of_guard"] is True
+    # a guard that does not say how it judges cannot be shown to be independent
+    assert judged_by(samples, None, {"rules_sha256": "x"})["mh_crisis"]["independent_of_guard"] is False
