@@ -5,6 +5,8 @@
 #   make serve [MODEL=...] [ADAPTER="a=path b=path"]   a vLLM server (canary-checked) until Ctrl-C
 #   make bench                vllm backend vs vLLM's own benchmark, vs hf, resume cost; hf backend vs lm-eval
 #                             alone on the multiple-choice tasks (idle machine!)
+#   make guard UPSTREAM=url   the safety guard in front of a served model (rubrics/guard.yaml)
+#   make bench-guard          the guard's added latency, throughput, and the suite with and without it
 #   make bench-suite [BEFORE=1]   wall time of the whole mh_suite (BEFORE=1: also the old way, and compare)
 #   make test                 fast + integration tests (slow ones excluded)
 #   make test-slow            only the tests marked slow
@@ -37,7 +39,7 @@ export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 
-.PHONY: help install eval serve bench bench-suite test test-slow check gate report leaderboard scorers clean-cache
+.PHONY: help install eval serve guard bench bench-guard bench-suite test test-slow check gate report leaderboard scorers clean-cache
 
 help:
 	@awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' Makefile
@@ -57,8 +59,19 @@ serve: install
 BENCH_LIMIT ?= 60
 bench: install
 	$(BIN)/python scripts/bench_vllm.py
+	$(BIN)/python scripts/bench_guard.py
 	$(BIN)/python scripts/bench_speed.py --limit $(BENCH_LIMIT)
 	$(BIN)/python scripts/bench_trainers.py
+
+# Writes reports/bench/guard.{json,md}: the guard's added latency, throughput and suite figures.
+bench-guard: install
+	$(BIN)/python scripts/bench_guard.py
+
+# A safety guard in front of a served model (make serve in another terminal):
+#   make guard UPSTREAM=http://127.0.0.1:8000/v1
+guard: install
+	@test -n "$(UPSTREAM)" || { echo "usage: make guard UPSTREAM=http://host:port/v1 [PORT=8100]"; exit 2; }
+	$(BIN)/mindgate guard --upstream $(UPSTREAM) --port $(or $(PORT),8100)
 
 # Writes reports/bench/hf-suite.{json,md}: the whole suite once (BEFORE=1: twice), so allow an hour.
 bench-suite: install
