@@ -294,7 +294,7 @@ def test_the_guard_names_itself_in_the_model_list_and_keys_are_enforced(
         listing = httpx.get(f"{url}/models", headers={"Authorization": "Bearer let-me-in"}, timeout=30).json()
     identity = listing["mindgate_guard"]
     assert identity["rules_sha256"] == load_guard_rules().sha256
-    assert identity["message_classifier"]["name"] == "message_risk_v1"
+    assert identity["message_classifier"] == policy.message_risk.identity()
     assert listing["data"][0]["id"] == "stand-in-model"
     with pytest.raises(GuardSetupError, match="non-loopback address only with --api-key-env"):
         build_guard_app(GuardOptions(upstream="http://127.0.0.1:1/v1", host="0.0.0.0"), policy=policy)
