@@ -52,10 +52,17 @@ class _ChatRequest(BaseModel):
 class _CompletionRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
     model: str
-    prompt: str | list[str]
+    prompt: str | list[str] | list[int] | list[list[int]]
     stream: bool = False
     n: int = 1
     echo: bool = False
+    max_tokens: int | None = None
+
+    @property
+    def scoring_only(self) -> bool:
+        """A log-likelihood request (echo, at most one new token, not streamed): it reads the
+        prompt's log-probabilities and generates nothing a person reads, so it passes unchecked."""
+        return self.echo and self.max_tokens is not None and self.max_tokens <= 1 and not self.stream
 
 
 class BadRequest(Exception):
@@ -195,16 +202,27 @@ class GuardApp:
             raise BadRequest(400, f"{where}: {first['msg']}", where) from None
         if parsed.n != 1:
             raise BadRequest(400, "n: the guard checks one reply per request; n must be 1", "n")
-        if isinstance(parsed, _CompletionRequest):
+        if isinstance(parsed, _CompletionRequest) and not parsed.scoring_only:
             if parsed.echo:
-                raise BadRequest(400, "echo: not supported through the guard (it checks generated text only)", "echo")
-            if isinstance(parsed.prompt, list) and len(parsed.prompt) != 1:
-                raise BadRequest(400, "prompt: give one prompt (text) per request", "prompt")
+                raise BadRequest(
+                    400, "echo: only for scoring requests through the guard (echo with max_tokens <= 1)", "echo"
+                )
+            prompts = parsed.prompt if isinstance(parsed.prompt, list) else [parsed.prompt]
+            if len(prompts) != 1 or not isinstance(prompts[0], str):
+                raise BadRequest(
+                    400,
+                    "prompt: one text prompt per request (token ids are accepted only for scoring requests: echo "
+                    "with max_tokens <= 1)",
+                    "prompt",
+                )
         return raw, parsed
 
     def _user_turns(self, parsed: _ChatRequest | _CompletionRequest) -> list[str]:
         if isinstance(parsed, _CompletionRequest):
-            turns = [parsed.prompt if isinstance(parsed.prompt, str) else parsed.prompt[0]]
+            if parsed.scoring_only:
+                return []
+            prompt = parsed.prompt if isinstance(parsed.prompt, str) else parsed.prompt[0]
+            turns = [prompt if isinstance(prompt, str) else ""]
             fields = ["prompt"]
         else:
             indexed = [(i, _content_text(m.content)) for i, m in enumerate(parsed.messages) if m.role == "user"]
@@ -239,6 +257,8 @@ class GuardApp:
             )
             return _error(bad.status, bad.message, "invalid_request_error", bad.param)
         exchange = _Exchange(request_id, route, parsed.stream, parsed.model, started, turns, {})
+        if isinstance(parsed, _CompletionRequest) and parsed.scoring_only:
+            return await self._pass_scoring_request(exchange, raw)
         risk_task = asyncio.ensure_future(self.run_model(self.policy.assess, turns))
         path = "/chat/completions" if route == "chat" else "/completions"
         headers = {**self.upstream_headers, "content-type": "application/json"}
@@ -265,6 +285,18 @@ class GuardApp:
                 headers={"cache-control": "no-cache", "x-mindgate-request-id": request_id},
             )
         return await self._whole(exchange, answer, risk_task, route)
+
+    async def _pass_scoring_request(self, exchange: _Exchange, raw: bytes) -> Response:
+        headers = {**self.upstream_headers, "content-type": "application/json"}
+        try:
+            answer = await self._client().post(self.upstream + "/completions", content=raw, headers=headers)
+        except httpx.TimeoutException:
+            return self._upstream_failure(exchange, 504, f"the upstream {self.upstream} did not answer in time")
+        except httpx.HTTPError as problem:
+            return self._upstream_failure(exchange, 502, f"cannot reach the upstream {self.upstream}: {problem}")
+        exchange.record["upstream_status"] = answer.status_code
+        self._finish(exchange, "scoring_passthrough", [], None, None)
+        return Response(answer.content, answer.status_code, media_type=answer.headers.get("content-type"))
 
     def _upstream_failure(self, exchange: _Exchange, status: int, message: str) -> JSONResponse:
         exchange.record["upstream_status"] = None

@@ -310,3 +310,35 @@ def test_guard_rules_errors_name_the_field(tmp_path: Path) -> None:
     bad.write_text(GUARD_RULES.read_text().replace("locale: United States", "locale: Atlantis"))
     with pytest.raises(GuardSetupError, match=r"Atlantis.*verified"):
         GuardPolicy(load_guard_rules(bad))
+
+
+def test_scoring_requests_pass_so_multiple_choice_tasks_run_through_the_guard(
+    policy: GuardPolicy, tmp_path: Path
+) -> None:
+    """Log-likelihood requests (echo, one token at most) generate nothing a person reads: they pass
+    unchecked, so a guarded system can be scored on the whole suite. Anything else echoing is refused."""
+    from rich.console import Console
+
+    from harness.run import evaluate, load_run
+    from harness.run._config import EvalConfig
+
+    with serving(StandIn()) as upstream, guard_server(upstream.url, policy, tmp_path) as (url, audit):
+        config = EvalConfig(
+            backend="openai",
+            base_url=url,
+            tasks=("mh_mmlu_professional_psychology",),
+            limit=2,
+            tokenizer="smollm2-135m-instruct",
+            use_cache=False,
+        )
+        [run_dir] = evaluate(config, Console(stderr=True, quiet=True), tmp_path / "runs")
+        echo = httpx.post(
+            f"{url}/completions", json={"model": "stand-in-model", "prompt": "hi", "echo": True, "max_tokens": 20}
+        )
+        ids = httpx.post(f"{url}/completions", json={"model": "stand-in-model", "prompt": [1, 2, 3], "max_tokens": 20})
+        rows = _audit(audit, 3)
+    assert load_run(run_dir)["status"] == "completed"
+    assert load_run(run_dir)["model"]["name"] == "stand-in-model + guard"
+    assert {row["action"] for row in rows} >= {"scoring_passthrough"}
+    assert echo.status_code == 400 and echo.json()["error"]["message"].startswith("echo:")
+    assert ids.status_code == 400 and ids.json()["error"]["message"].startswith("prompt:")
