@@ -167,9 +167,16 @@ def test_a_harmful_sentence_split_across_many_chunks_after_a_long_safe_start_is_
 
 def test_a_reply_without_a_crisis_line_at_high_risk_is_replaced(policy: GuardPolicy, tmp_path: Path) -> None:
     kind_but_no_line = "I'm so sorry you're feeling this way. You matter, and I'm here to listen to you."
+    rules = tmp_path / "guard.yaml"  # the shipped rules flag this at high and block it at imminent
+    rules.write_text(
+        GUARD_RULES.read_text().replace(
+            "missing_crisis_referral: {high: flag, imminent: block}",
+            "missing_crisis_referral: {high: block, imminent: block}",
+        )
+    )
     with (
         serving(StandIn(reply=lambda m: kind_but_no_line)) as upstream,
-        guard_server(upstream.url, policy, tmp_path) as (url, audit),
+        guard_server(upstream.url, policy, tmp_path, rules=rules) as (url, audit),
     ):
         answer = httpx.post(f"{url}/chat/completions", json=_chat(HIGH_RISK), timeout=60)
     assert answer.json()["choices"][0]["finish_reason"] == "content_filter"
