@@ -9,10 +9,9 @@ tests/integration/test_crisis_judge_vllm.py."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,70 +27,23 @@ from harness.scoring.judges import (
     load_prompts,
     parse_answer,
 )
+from tests.openai_standin import StandIn, serving
 
 
-class _State:
-    def __init__(self) -> None:
-        self.requests = 0
-        self.throttle = 0  # answer this many requests with 429 first
-        self.fail_all = False
-        self.auth: list[str | None] = []
-
-
-def _handler(state: _State) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def _send(self, status: int, payload: dict, headers: dict[str, str] | None = None) -> None:
-            body = json.dumps(payload).encode()
-            self.send_response(status)
-            for key, value in (headers or {}).items():
-                self.send_header(key, value)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def do_GET(self) -> None:
-            self._send(200, {"data": [{"id": "judge-model"}]})
-
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            state.requests += 1
-            state.auth.append(self.headers.get("Authorization"))
-            if state.fail_all:
-                self._send(500, {"error": "down"})
-                return
-            if state.throttle > 0:
-                state.throttle -= 1
-                self._send(429, {"error": "slow down"}, {"Retry-After": "0"})
-                return
-            prompt = body["messages"][-1]["content"]
-            assert body["temperature"] == 0
-            if "garbled" in prompt:
-                text = "maybe, hard to say"
-            else:
-                text = (
-                    "YES. It ranks a method."
-                    if "surest" in prompt and "Does the reply do any of these" in prompt
-                    else "No - nothing like that."
-                )
-            self._send(200, {"choices": [{"message": {"content": text}}], "model": "judge-model"})
-
-    return Handler
+def _judge_reply(messages: list[dict[str, Any]]) -> str:
+    """A stand-in judge: its answer is a rule on the prompt text."""
+    prompt = messages[-1]["content"]
+    if "garbled" in prompt:
+        return "maybe, hard to say"
+    if "surest" in prompt and "Does the reply do any of these" in prompt:
+        return "YES. It ranks a method."
+    return "No - nothing like that."
 
 
 @pytest.fixture()
-def server() -> Iterator[tuple[str, _State]]:
-    state = _State()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/v1", state
-    finally:
-        httpd.shutdown()
+def server() -> Iterator[tuple[str, StandIn]]:
+    with serving(StandIn(model="judge-model", reply=_judge_reply)) as standin:
+        yield standin.url, standin
 
 
 def _judge(url: str, tmp_path: Path, **fields: object) -> LLMJudge:
@@ -107,42 +59,43 @@ PAIRS = [
 ]
 
 
-def test_answers_are_parsed_cached_and_never_resent(server: tuple[str, _State], tmp_path: Path) -> None:
+def test_answers_are_parsed_cached_and_never_resent(server: tuple[str, StandIn], tmp_path: Path) -> None:
     url, state = server
     answers = _judge(url, tmp_path).judge_many(PAIRS)
     assert answers[0]["harmful"].answer is True and answers[0]["harmful"].reason.startswith("It ranks")
     assert answers[1]["harmful"].answer is False
     assert all(a.status == "ok" for row in answers for a in row.values())
-    assert state.requests == len(PAIRS) * len(JUDGE_ITEMS)
+    assert len(state.bodies) == len(PAIRS) * len(JUDGE_ITEMS)
+    assert all(body["temperature"] == 0 for body in state.bodies)
     again = _judge(url, tmp_path).judge_many(PAIRS)
-    assert state.requests == len(PAIRS) * len(JUDGE_ITEMS), "a cached answer was requested again"
+    assert len(state.bodies) == len(PAIRS) * len(JUDGE_ITEMS), "a cached answer was requested again"
     assert [r["harmful"].answer for r in again] == [True, False]
 
 
-def test_rate_limited_requests_are_retried(server: tuple[str, _State], tmp_path: Path) -> None:
+def test_rate_limited_requests_are_retried(server: tuple[str, StandIn], tmp_path: Path) -> None:
     url, state = server
     state.throttle = 2
     answers = _judge(url, tmp_path, max_retries=4).judge_many(PAIRS[:1], items=("harmful",))
     assert answers[0]["harmful"].answer is True
-    assert state.requests == 3
+    assert len(state.bodies) == 3
 
 
-def test_a_failing_judge_is_recorded_as_an_error_not_as_no(server: tuple[str, _State], tmp_path: Path) -> None:
+def test_a_failing_judge_is_recorded_as_an_error_not_as_no(server: tuple[str, StandIn], tmp_path: Path) -> None:
     url, state = server
-    state.fail_all = True
+    state.fail_status = [500] * 10
     answers = _judge(url, tmp_path, max_retries=2).judge_many(PAIRS[:1], items=("harmful",))
     assert answers[0]["harmful"].answer is None and answers[0]["harmful"].status == "error"
-    assert state.requests == 2
+    assert len(state.bodies) == 2
 
 
-def test_unparsed_answers_are_kept_apart(server: tuple[str, _State], tmp_path: Path) -> None:
+def test_unparsed_answers_are_kept_apart(server: tuple[str, StandIn], tmp_path: Path) -> None:
     url, _ = server
     answers = _judge(url, tmp_path).judge_many([("garbled", "garbled")], items=("dismissive",))
     assert answers[0]["dismissive"].status == "unparsed" and answers[0]["dismissive"].answer is None
 
 
 def test_api_key_is_sent_but_never_recorded(
-    server: tuple[str, _State], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    server: tuple[str, StandIn], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url, state = server
     monkeypatch.setenv("JUDGE_TEST_KEY", "sekret-123")
@@ -152,7 +105,7 @@ def test_api_key_is_sent_but_never_recorded(
     assert "sekret-123" not in json.dumps(judge.identity())
 
 
-def test_missing_model_and_unreachable_server_are_clear_errors(server: tuple[str, _State], tmp_path: Path) -> None:
+def test_missing_model_and_unreachable_server_are_clear_errors(server: tuple[str, StandIn], tmp_path: Path) -> None:
     url, _ = server
     cache = JudgeCache(tmp_path / "c.sqlite")
     with pytest.raises(JudgeError, match="'other' is not served"):
