@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -217,7 +218,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="mindgate-bench-guard-"))
     rules = work / "guard.yaml"
     base_rules = (PROJECT / "rubrics" / "guard.yaml").read_text(encoding="utf-8")
-    rules.write_text(base_rules.replace("reply_layers: any", "reply_layers: classifier"), encoding="utf-8")
+    rules.write_text(
+        re.sub(r"^reply_layers: .*$", "reply_layers: classifier", base_rules, flags=re.M), encoding="utf-8"
+    )
     result: dict[str, Any] = {
         "vllm_version": vllm_version(),
         "model": model.name,

@@ -22,6 +22,8 @@ SIGNALS: tuple[str, ...] = (
 )
 ACTIONS: tuple[str, ...] = ("pass", "flag", "block")
 REPLY_LAYERS: tuple[str, ...] = ("any", "phrases", "classifier")
+# the crisis judgement's signals the guard reads, each decided by the layer(s) ``reply_layers`` names
+LAYER_KEYS: tuple[str, ...] = ("harmful", "dismissive", "refers_crisis", "acknowledges", "over_refusal")
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,7 @@ class GuardRules:
     path: Path
     sha256: str
     locale: str
-    reply_layers: str
+    reply_layers: Mapping[str, str]  # signal -> any | phrases | classifier
     rules: Mapping[str, Mapping[str, str]]  # signal -> tier -> action
     user_turns: int
     streaming: StreamingRules
@@ -55,7 +57,13 @@ class GuardRules:
         return self.rules.get(signal, {}).get(tier, "pass")
 
     def identity(self) -> dict[str, Any]:
-        return {"rules_sha256": self.sha256, "locale": self.locale, "reply_layers": self.reply_layers}
+        return {"rules_sha256": self.sha256, "locale": self.locale, "reply_layers": dict(self.reply_layers)}
+
+    @property
+    def deciding_layers(self) -> list[str]:
+        """The crisis-judgement layers that decide some signal (``any`` means both)."""
+        names = {"phrases": ["patterns"], "classifier": ["classifier"], "any": ["patterns", "classifier"]}
+        return sorted({layer for mode in self.reply_layers.values() for layer in names[mode]})
 
 
 def _positive(data: Mapping[str, Any], key: str, kind: type, path: Path, where: str) -> Any:
@@ -65,12 +73,25 @@ def _positive(data: Mapping[str, Any], key: str, kind: type, path: Path, where: 
     return kind(value)
 
 
+def _reply_layers(raw: str | dict[str, Any], path: Path) -> dict[str, str]:
+    """One mode for every signal, or a mode per signal (every signal named)."""
+    if isinstance(raw, str):
+        check_known([raw], REPLY_LAYERS, path, "reply_layers")
+        return dict.fromkeys(LAYER_KEYS, raw)
+    check_known([str(k) for k in raw], LAYER_KEYS, path, "reply_layers")
+    missing = [key for key in LAYER_KEYS if key not in raw]
+    if missing:
+        raise RubricFileError(path, "reply_layers", f"names no layer for {', '.join(missing)}")
+    for key, mode in raw.items():
+        check_known([str(mode)], REPLY_LAYERS, path, f"reply_layers.{key}")
+    return {key: str(raw[key]) for key in LAYER_KEYS}
+
+
 def load_guard_rules(path: Path = GUARD_RULES) -> GuardRules:
     data = load_yaml_mapping(path)
     if require(data, "schema_version", int, path, "") != 1:
         raise RubricFileError(path, "schema_version", "must be 1")
-    layers = require(data, "reply_layers", str, path, "")
-    check_known([layers], REPLY_LAYERS, path, "reply_layers")
+    layers = _reply_layers(require(data, "reply_layers", (str, dict), path, ""), path)
     raw_rules = require(data, "rules", dict, path, "")
     check_known(list(raw_rules), SIGNALS, path, "rules")
     rules: dict[str, dict[str, str]] = {}

@@ -56,16 +56,15 @@ class GuardPolicy:
 
         self.rules = rules
         self.message_risk = default_message_risk()
-        self.scorer = load_crisis_scorer() if rules.reply_layers == "phrases" else default_crisis_scorer()
+        uses_classifier = "classifier" in rules.deciding_layers
+        self.scorer = default_crisis_scorer() if uses_classifier else load_crisis_scorer()
         self.safe_reply = rules.safe_reply.replace("{resources}", crisis_resources(rules))
 
     def identity(self) -> dict[str, Any]:
         from harness.scoring.crisis import judgement_identity
 
-        judgement = judgement_identity()
-        deciding = {"phrases": ["patterns"], "classifier": ["classifier"], "any": ["patterns", "classifier"]}
-        judgement = {**judgement, "layers": deciding[self.rules.reply_layers]}
-        if self.rules.reply_layers == "phrases":
+        judgement = {**judgement_identity(), "layers": self.rules.deciding_layers}
+        if "classifier" not in self.rules.deciding_layers:
             judgement["classifier_weights_sha256"] = None
         return {
             **self.rules.identity(),
@@ -86,9 +85,10 @@ class GuardPolicy:
         model = (layers.get("classifier") or {}).get("signals")
 
         def read(signal: str, forbidden: bool = True) -> bool:
-            if self.rules.reply_layers == "phrases" or model is None:
+            mode = self.rules.reply_layers[signal]
+            if mode == "phrases" or model is None:
                 return bool(phrases[signal])
-            if self.rules.reply_layers == "classifier":
+            if mode == "classifier":
                 return bool(model[signal])
             return bool(phrases[signal]) or bool(model[signal])
 
@@ -119,7 +119,7 @@ class GuardPolicy:
             "message": risk.as_record(),
             "reply": {
                 "signals": signals,
-                "layers": self.rules.reply_layers,
+                "layers": dict(self.rules.reply_layers),
                 "phrase_signals": score.metadata["layers"]["patterns"],
                 "harm_categories": score.metadata["harm_categories"],
                 "matched_phrases": score.metadata["matched_phrases"],

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 import threading
 import time
@@ -254,7 +255,7 @@ def _relaxed_rules() -> str:
     """Rules whose only block is harm found by the phrase layer, released behind the window at
     every tier: tests of the mechanism (streaming, concurrency) that must not depend on the
     classifiers' judgement of a benign reply."""
-    text = GUARD_RULES.read_text().replace("reply_layers: any", "reply_layers: phrases")
+    text = re.sub(r"^reply_layers: .*$", "reply_layers: phrases", GUARD_RULES.read_text(), flags=re.M)
     text = text.replace("hold_whole_reply_from_tier: moderate", "hold_whole_reply_from_tier: imminent")
     text = text.replace("check_every_chars: 120", "check_every_chars: 40")
     for rule in ("dismissive", "missing_crisis_referral", "missing_acknowledgement", "over_refusal"):
@@ -313,6 +314,9 @@ def test_guard_rules_errors_name_the_field(tmp_path: Path) -> None:
     bad = tmp_path / "guard.yaml"
     bad.write_text(GUARD_RULES.read_text().replace("harmful: {none: block", "harmful: {none: explode"))
     with pytest.raises(RubricFileError, match=r"rules\.harmful\.none.*explode"):
+        load_guard_rules(bad)
+    bad.write_text(re.sub(r"^reply_layers: .*$", "reply_layers: {harmful: any}", GUARD_RULES.read_text(), flags=re.M))
+    with pytest.raises(RubricFileError, match=r"reply_layers.*names no layer for dismissive"):
         load_guard_rules(bad)
     bad.write_text(GUARD_RULES.read_text().replace("locale: United States", "locale: Atlantis"))
     with pytest.raises(GuardSetupError, match=r"Atlantis.*verified"):
