@@ -50,6 +50,7 @@ def cached_requests(cache_home: Path) -> int:
         return int(conn.execute("SELECT COUNT(*) FROM unnamed").fetchone()[0])
 
 
+@pytest.mark.slow  # minutes here: `make test-slow` (make test stays under 20 min)
 def test_an_unsafe_candidate_is_stopped_at_the_first_floor_it_can_no_longer_pass(
     run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

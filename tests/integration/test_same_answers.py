@@ -107,6 +107,7 @@ def _counting_tokens(model: Any) -> Iterator[list[int]]:
         handle.remove()
 
 
+@pytest.mark.slow  # minutes here: `make test-slow` (make test stays under 20 min)
 def test_greedy_generation_equals_lm_evals_byte_for_byte(models: tuple[Any, Any]) -> None:
     plain, fast = models
     requests = _requests(plain, ("mh_crisis",), 6)

@@ -2,7 +2,7 @@
 LoRA adapters scored after the canary, the canary catching the mixed-batch fault, agreement with
 the hf backend, resume after SIGKILL, and the errors for bad input.
 
-`make test` runs the first two and the bad-input checks (each started server costs about a
+`make test` runs the first and the bad-input checks (each started server costs about a
 minute here); the rest are marked slow and run with `make test-slow`."""
 
 from __future__ import annotations
@@ -130,6 +130,7 @@ def test_base_and_two_adapters_are_scored_after_the_canary(
     assert not _server_processes(str(adapters["a1"])), "the vLLM server outlived mindgate"
 
 
+@pytest.mark.slow  # minutes here: `make test-slow` (make test stays under 20 min)
 def test_canary_stops_a_server_that_mixes_up_base_and_adapter_requests(
     run_cli: RunCli, tmp_path: Path, adapters: dict[str, Path]
 ) -> None:
