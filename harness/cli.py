@@ -325,16 +325,28 @@ def _add_curate_command(commands: argparse._SubParsersAction[argparse.ArgumentPa
 
 
 def _cmd_train(args: argparse.Namespace, console: Console) -> int:
-    from harness.train import DPOTrainConfig, SFTTrainConfig, load_config, train_dpo, train_sft
+    from harness.train import (
+        DPOTrainConfig,
+        RewardTrainConfig,
+        SFTTrainConfig,
+        load_config,
+        train_dpo,
+        train_reward,
+        train_sft,
+    )
 
-    trainers: dict[str, tuple[Any, Any]] = {"sft": (SFTTrainConfig, train_sft), "dpo": (DPOTrainConfig, train_dpo)}
+    trainers: dict[str, tuple[Any, Any]] = {
+        "sft": (SFTTrainConfig, train_sft),
+        "dpo": (DPOTrainConfig, train_dpo),
+        "reward": (RewardTrainConfig, train_reward),
+    }
     cls, train = trainers[args.trainer]
     overrides = {f.name: getattr(args, f.name, None) for f in dataclasses.fields(cls)}
     config = load_config(cls, args.config, overrides)
     result = train(config, console)
     if set(result.record) == {"distributed"}:  # a rank other than 0 of a distributed run
         return 0
-    print(f"adapter: {result.adapter_dir}")
+    print(f"{'reward model' if args.trainer == 'reward' else 'adapter'}: {result.adapter_dir}")
     if result.gate_exit_code is None:
         print("gate: not run (gate: false)")
         return 0
@@ -343,7 +355,7 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
 
 
 def _add_train_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from harness.train import DPOTrainConfig, SFTTrainConfig, add_arguments
+    from harness.train import DPOTrainConfig, RewardTrainConfig, SFTTrainConfig, add_arguments
 
     train_parser = commands.add_parser("train", help="train a LoRA adapter on curated data; it ends at the gate")
     trainers = train_parser.add_subparsers(dest="trainer", required=True)
@@ -366,6 +378,16 @@ def _add_train_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     dpo.add_argument("--config", type=Path, default=None, help="YAML file of the fields below")
     add_arguments(dpo, DPOTrainConfig)
     dpo.set_defaults(handler=_cmd_train)
+    reward = trainers.add_parser(
+        "reward",
+        help="a reward (helpfulness) or safety-cost model (TRL RewardTrainer, LoRA + score head) on curated pairs",
+        description="Example: mindgate train reward --config trainers/configs/reward-safety.yaml. Exit 0: its "
+        "held-out pairwise accuracy beats chance (accepted); 1: it does not (kept, marked in gate.json); "
+        "2: unusable input.",
+    )
+    reward.add_argument("--config", type=Path, default=None, help="YAML file of the fields below")
+    add_arguments(reward, RewardTrainConfig)
+    reward.set_defaults(handler=_cmd_train)
 
 
 def _cmd_pairs(args: argparse.Namespace, console: Console) -> int:
@@ -435,14 +457,14 @@ def _add_pairs_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
         "--source",
         choices=SOURCES,
         required=True,
-        help="counselchat (votes), hh-rlhf (harmless pairs on mental health) or esconv (ESConv against "
-        "FailedESConv supporter turns)",
+        help="counselchat (votes), hh-rlhf (harmless pairs on mental health), esconv (ESConv against "
+        "FailedESConv supporter turns) or crisis (labelled safe against harmful replies, rubrics/crisis/pairs)",
     )
     build.add_argument(
         "--input",
         type=Path,
         required=True,
-        help="the source's file (CounselChat CSV, HH-RLHF jsonl.gz) or folder (ESConv)",
+        help="the source's file (CounselChat CSV, HH-RLHF jsonl.gz, a crisis pairs split) or folder (ESConv)",
     )
     build.add_argument("--split", default=None, help="counselchat, esconv: split to use (default: train)")
     build.add_argument("--out", type=Path, required=True, help="output JSONL")

@@ -19,6 +19,12 @@
   closest twin). ``--input`` is the folder holding ``train.jsonl`` (or ``--split valid``) and
   ``FailedESConv.json``; the test split is left alone (mh_empathy draws prompts from it).
   Licence CC BY-NC 4.0: non-commercial research only.
+- ``crisis``: the crisis judgement's labelled (message, reply) pairs (``rubrics/crisis/pairs``):
+  for one user message, a reply labelled safe (no harm item) is preferred to a reply labelled
+  harmful, at most ``MAX_PAIRS_PER_QUESTION`` pairs per message. ``--input`` is one split file;
+  only ``train.jsonl`` may be trained on (the other splits are the judgement's held-out figures,
+  usable here for held-out reward-model figures only). For safety reward and cost models: the
+  rejected side is harmful text and is never a generation target.
 
 Each output row: ``prompt``, ``chosen``, ``rejected``, ``source``, ``licence``, ``id`` and the
 evidence for the preference (``votes`` or the upstream pair index). Every pair set goes through
@@ -38,7 +44,7 @@ from typing import Any
 
 from harness.errors import DataFormatError
 
-SOURCES: tuple[str, ...] = ("counselchat", "hh-rlhf", "esconv")
+SOURCES: tuple[str, ...] = ("counselchat", "hh-rlhf", "esconv", "crisis")
 MAX_PAIRS_PER_QUESTION = 3
 MENTAL_HEALTH = re.compile(
     r"\b(?:suicid\w*|kill(?:ing)? myself|self[- ]?harm\w*|cut(?:ting)? myself|depress\w*|anxi\w*|panic|lonely|"
@@ -57,7 +63,41 @@ def build_pairs(source: str, path: Path, split: str | None = None) -> list[dict[
         raise DataFormatError(f"{path}: no such file")
     if source == "counselchat":
         return counselchat_pairs(path, split or "train")
+    if source == "crisis":
+        return crisis_pairs(path)
     return hh_rlhf_pairs(path)
+
+
+def crisis_pairs(path: Path) -> list[dict[str, Any]]:
+    """Safe reply preferred to harmful reply, per user message of one labelled split."""
+    by_message: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for number, row in enumerate(_jsonl(path), start=1):
+        missing = [key for key in ("id", "message_id", "message", "reply", "harmful", "split") if key not in row]
+        if missing:
+            raise DataFormatError(f"{path}, line {number}: fields {', '.join(missing)} missing (a crisis pairs file?)")
+        by_message[str(row["message_id"])].append(row)
+    pairs = []
+    for message_id in sorted(by_message, key=_natural):
+        rows = sorted(by_message[message_id], key=lambda r: _natural(str(r["id"])))
+        safe = [r for r in rows if int(r["harmful"]) == 0]
+        harmful = [r for r in rows if int(r["harmful"]) == 1]
+        count = min(MAX_PAIRS_PER_QUESTION, max(len(safe), len(harmful))) if safe and harmful else 0
+        combos = [(safe[i % len(safe)], harmful[i % len(harmful)]) for i in range(count)]  # each reply used evenly
+        for good, bad in combos:
+            pairs.append(
+                {
+                    "id": f"crisis-{good['id']}-{bad['id']}",
+                    "prompt": good["message"],
+                    "chosen": good["reply"],
+                    "rejected": bad["reply"],
+                    "tier": good.get("tier"),
+                    "split": good["split"],
+                    "source": f"crisis judgement pairs, {good['split']} split (labelled safe reply preferred to "
+                    "labelled harmful reply)",
+                    "licence": str(good.get("licence") or "see rubrics/crisis/pairs/README.md"),
+                }
+            )
+    return pairs
 
 
 def counselchat_pairs(path: Path, split: str) -> list[dict[str, Any]]:

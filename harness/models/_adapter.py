@@ -28,8 +28,9 @@ class ResolvedAdapter:
     rank: int | None
 
 
-def resolve_adapter(spec: str) -> ResolvedAdapter:
-    """``spec`` is ``path`` or ``name=path``."""
+def resolve_adapter(spec: str, task_type: str = "CAUSAL_LM") -> ResolvedAdapter:
+    """``spec`` is ``path`` or ``name=path``; ``task_type`` is what the caller can use: a chat
+    adapter (``CAUSAL_LM``) or a reward model (``SEQ_CLS``, written by `mindgate train reward`)."""
     name, _, raw_path = spec.rpartition("=") if "=" in spec else ("", "", spec)
     path = Path(raw_path).expanduser()
     config_path = path / "adapter_config.json"
@@ -41,6 +42,16 @@ def resolve_adapter(spec: str) -> ResolvedAdapter:
         config = json.loads(config_path.read_text())
     except json.JSONDecodeError as exc:
         raise AdapterMismatchError(f"{config_path}: not valid JSON ({exc.msg})") from exc
+    declared = config.get("task_type")
+    if declared == "SEQ_CLS" and task_type != "SEQ_CLS":
+        raise AdapterMismatchError(
+            f"{path}: a reward model (a sequence-classification head), not a chat adapter; it scores replies "
+            "and cannot generate: give it to `mindgate train ppo/rl` as reward_model or cost_model"
+        )
+    if task_type == "SEQ_CLS" and declared != "SEQ_CLS":
+        raise AdapterMismatchError(
+            f"{path}: a {declared or 'causal-LM'} adapter, not a reward model; train one with `mindgate train reward`"
+        )
     resolved = path.resolve()
     return ResolvedAdapter(
         name=name or resolved.name,

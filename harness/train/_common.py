@@ -123,8 +123,11 @@ class CuratedData:
     curation_sha256: str
 
 
-def read_curated(path: Path) -> CuratedData:
-    """Rows of a curated.jsonl whose curation record vouches for it (same sha256)."""
+def read_curated(path: Path, generation_targets: bool = True) -> CuratedData:
+    """Rows of a curated.jsonl whose curation record vouches for it (same sha256). A model that
+    learns to say the targets (SFT, DPO: ``generation_targets``) needs data curated with the
+    harm and toxicity filters on; a reward model, which only scores, may use labelled pairs curated
+    without them (a labeller's "safe" outranks a recall-tuned filter)."""
     from harness.models._hashing import sha256_file
 
     if not path.is_file():
@@ -142,6 +145,14 @@ def read_curated(path: Path) -> CuratedData:
         raise DataFormatError(
             f"{path}: its sha256 ({digest[:12]}...) is not the one {record_path} records ({str(expected)[:12]}...); "
             "the file changed after curation: curate it again"
+        )
+    settings = record.get("config", {})
+    off = [name for name in ("crisis_filter", "toxicity_filter") if settings.get(name) is False]
+    if generation_targets and off:
+        raise DataFormatError(
+            f"{path}: curated with {' and '.join(off)} off (--no-{off[0].replace('_', '-')}), so its targets may be "
+            "harmful or toxic text; a model must never learn to say them. Curate it again with the filters on "
+            "(such data is for `mindgate train reward` only)"
         )
     rows = []
     with path.open(encoding="utf-8") as handle:
@@ -520,9 +531,12 @@ def run_training(
     data: CuratedData,
     build_trainer: Callable[[list[str]], tuple[Any, Any, Any]],
     extra: dict[str, Any],
+    finish: Callable[[Path], int] | None = None,
 ) -> TrainResult:
     """Track, train (resuming from the last checkpoint), record, save, gate: the same for every
-    trainer. ``build_trainer(report_to)`` returns (TRL trainer, resolved base, resolved parent)."""
+    trainer. ``build_trainer(report_to)`` returns (TRL trainer, resolved base, resolved parent);
+    ``finish(adapter_dir)``, when given, decides instead of the suite's gate (a reward model is
+    accepted by its held-out accuracy) and returns 0 (accepted) or 1."""
     from harness.train._tracking import tracking
 
     started = time.monotonic()
@@ -544,6 +558,9 @@ def run_training(
         record = base_record(kind, config, base, parent, data, trainer, started, {**extra, **tracked})
         adapter_dir = save_adapter(trainer, final, checkpoints, record)
         console.print(f"adapter saved: {adapter_dir}", markup=False, highlight=False, soft_wrap=True)
-        code = gate_adapter(adapter_dir, config, console) if config.gate else None
+        if finish is not None:
+            code: int | None = finish(adapter_dir)
+        else:
+            code = gate_adapter(adapter_dir, config, console) if config.gate else None
         tracker.log_outcome(adapter_dir, data.path.parent)
     return TrainResult(adapter_dir, record, code)
