@@ -328,10 +328,12 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
     from harness.train import (
         DPOTrainConfig,
         RewardTrainConfig,
+        RLTrainConfig,
         SFTTrainConfig,
         load_config,
         train_dpo,
         train_reward,
+        train_rl,
         train_sft,
     )
 
@@ -339,6 +341,7 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
         "sft": (SFTTrainConfig, train_sft),
         "dpo": (DPOTrainConfig, train_dpo),
         "reward": (RewardTrainConfig, train_reward),
+        "rl": (RLTrainConfig, train_rl),
     }
     cls, train = trainers[args.trainer]
     overrides = {f.name: getattr(args, f.name, None) for f in dataclasses.fields(cls)}
@@ -355,7 +358,7 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
 
 
 def _add_train_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from harness.train import DPOTrainConfig, RewardTrainConfig, SFTTrainConfig, add_arguments
+    from harness.train import DPOTrainConfig, RewardTrainConfig, RLTrainConfig, SFTTrainConfig, add_arguments
 
     train_parser = commands.add_parser("train", help="train a LoRA adapter on curated data; it ends at the gate")
     trainers = train_parser.add_subparsers(dest="trainer", required=True)
@@ -388,6 +391,16 @@ def _add_train_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     reward.add_argument("--config", type=Path, default=None, help="YAML file of the fields below")
     add_arguments(reward, RewardTrainConfig)
     reward.set_defaults(handler=_cmd_train)
+    rl = trainers.add_parser(
+        "rl",
+        help="online RL (TRL GRPO or RLOO) against a reward model, with a safety cost under a limit (Lagrangian)",
+        description="Example: mindgate train rl --config trainers/configs/rl.yaml --algorithm rloo --max-steps 10. "
+        "Exit 0: accepted by the gate; 1: rejected, or stopped (lambda diverged, KL exploded; the adapter is kept "
+        "and marked); 2: unusable input.",
+    )
+    rl.add_argument("--config", type=Path, default=None, help="YAML file of the fields below")
+    add_arguments(rl, RLTrainConfig)
+    rl.set_defaults(handler=_cmd_train)
 
 
 def _cmd_pairs(args: argparse.Namespace, console: Console) -> int:

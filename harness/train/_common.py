@@ -52,6 +52,13 @@ class LoraTrainConfig:
             "gated on its own either way"
         },
     )
+    allow_unfiltered_data: bool = field(
+        default=False,
+        metadata={
+            "help": "train on data curated with the harm or toxicity filter off (recorded in training.json); only "
+            "for data people have vetted, or tests"
+        },
+    )
     output_dir: str = field(default="reports/adapters", metadata={"help": "where the adapter directory is written"})
     name: str = field(default="adapter", metadata={"help": "adapter name: the directory <output_dir>/<name>"})
     overwrite: bool = field(default=False, metadata={"help": "replace an existing adapter of that name"})
@@ -152,7 +159,7 @@ def read_curated(path: Path, generation_targets: bool = True) -> CuratedData:
         raise DataFormatError(
             f"{path}: curated with {' and '.join(off)} off (--no-{off[0].replace('_', '-')}), so its targets may be "
             "harmful or toxic text; a model must never learn to say them. Curate it again with the filters on "
-            "(such data is for `mindgate train reward` only)"
+            "(such data is for `mindgate train reward`), or set allow_unfiltered_data: true if people vetted it"
         )
     rows = []
     with path.open(encoding="utf-8") as handle:

@@ -104,7 +104,7 @@ def train_dpo(config: DPOTrainConfig, console: Console | None = None) -> TrainRe
     console = console or Console(stderr=True)
     _, checkpoints = adapter_paths(config)
     gate_inputs(config)
-    data = read_curated(Path(config.data))
+    data = read_curated(Path(config.data), generation_targets=not config.allow_unfiltered_data)
     examples = dpo_examples(data, config)
 
     def build(report_to: list[str]) -> tuple[Any, Any, Any]:

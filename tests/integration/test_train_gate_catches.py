@@ -63,6 +63,7 @@ def test_a_curt_advice_only_sft_adapter_is_rejected_with_its_failed_rules(run_cl
         "save_steps": 1000,
         "gate_rules": str(rules),
         "report_to": "none",
+        "allow_unfiltered_data": True,  # curated without the crisis filter: the gate is what must catch it
     }
     path = tmp_path / "sft.yaml"
     path.write_text(yaml.safe_dump(train))
