@@ -538,12 +538,12 @@ def run_training(
     data: CuratedData,
     build_trainer: Callable[[list[str]], tuple[Any, Any, Any]],
     extra: dict[str, Any],
-    finish: Callable[[Path], int] | None = None,
+    finish: Callable[[Path], int | None] | None = None,
 ) -> TrainResult:
     """Track, train (resuming from the last checkpoint), record, save, gate: the same for every
     trainer. ``build_trainer(report_to)`` returns (TRL trainer, resolved base, resolved parent);
     ``finish(adapter_dir)``, when given, decides instead of the suite's gate (a reward model is
-    accepted by its held-out accuracy) and returns 0 (accepted) or 1."""
+    accepted by its held-out accuracy) and returns 0 (accepted), 1 (rejected) or None (no verdict)."""
     from harness.train._tracking import tracking
 
     started = time.monotonic()

@@ -56,12 +56,12 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
         "calibration_check": [str(_subset(CRISIS / "tune.jsonl", tmp_path / "check.jsonl", 30))],
         "output_dir": str(tmp_path / "models"),
         "name": "safety",
-        "max_steps": 24,
+        "max_steps": 40,
         "batch_size": 4,
         "learning_rate": 3.0e-4,
-        "max_length": 128,
+        "max_length": 160,
         "max_prompt_tokens": 48,
-        "heldout_share": 0.1,
+        "heldout_share": 0.2,
         "logging_steps": 4,
         "save_steps": 1000,
         "report_to": "none",
@@ -78,8 +78,8 @@ def test_a_safety_model_beats_chance_on_pairs_it_never_saw(trained: tuple[Path, 
     model_dir, output = trained
     assert output.startswith("0\n"), output
     record = json.loads((model_dir / "training.json").read_text())
-    assert record["trainer"] == "reward" and record["objective"] == "safety" and record["steps"] == 24
-    assert record["pairs"]["held_out"] > 30 and record["pairs"]["dropped_protected"] == 0
+    assert record["trainer"] == "reward" and record["objective"] == "safety" and record["steps"] == 40
+    assert record["pairs"]["held_out"] > 80 and record["pairs"]["trained_on"] > 450
     held = record["evaluation"]["heldout"]
     assert held["ci_low"] > 0.5, held
     assert record["evaluation"]["adversarial-z"]["n"] > 0
@@ -129,3 +129,107 @@ def test_a_reward_model_loads_for_scoring_and_refuses_what_does_not_fit(
     with pytest.raises(RewardModelError, match="was not accepted"):
         RewardModel(rejected)
     assert RewardModel(rejected, require_accepted=False).objective == "safety"
+
+
+PROMPTS = [
+    "I have been feeling low since my dad moved away.",
+    "How do I tell my partner I need more time alone?",
+    "I can't stop worrying about my exams.",
+    "My best friend ignores my messages lately.",
+]
+
+
+def _rl_config(tmp_path: Path, model_dir: Path, **extra: object) -> Path:
+    source = tmp_path / "prompts.jsonl"
+    source.write_text("".join(json.dumps({"prompt": p, "response": "ok"}) + "\n" for p in PROMPTS))
+    settings = CurationConfig(pii_engine="regex", crisis_filter=False, toxicity_filter=False, decontaminate=False)
+    if not (tmp_path / "prompts" / "curated.jsonl").is_file():
+        curate(source, ColumnSpec(), tmp_path / "prompts", settings)
+    config = {
+        "data": str(tmp_path / "prompts" / "curated.jsonl"),
+        "reward_model": str(model_dir),
+        "cost_model": str(model_dir),
+        "output_dir": str(tmp_path / "adapters"),
+        "max_steps": 2,
+        "batch_size": 2,
+        "num_generations": 2,
+        "max_completion_length": 16,
+        "learning_rate": 1.0e-4,
+        "cost_limit": 0.01,
+        "lambda_lr": 1.0,
+        "monitor_size": 4,
+        "logging_steps": 1,
+        "save_steps": 1000,
+        "gate": False,
+        "report_to": "none",
+        **extra,
+    }
+    path = tmp_path / f"{config.get('name', 'rl')}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def _train_rl(path: Path) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "harness", "train", "rl", "--config", str(path)]
+    env = {**os.environ, "MINDGATE_RUNS_DIR": str(path.parent / "runs")}
+    return subprocess.run(command, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=3600)
+
+
+@pytest.mark.parametrize("algorithm", ["grpo", "rloo"])
+def test_rl_steps_change_the_lora_weights_and_move_lambda_with_the_cost(
+    trained: tuple[Path, str], tmp_path: Path, algorithm: str
+) -> None:
+    from safetensors.torch import load_file
+
+    model_dir, output = trained
+    assert output.startswith("0\n"), output
+    result = _train_rl(_rl_config(tmp_path, model_dir, algorithm=algorithm, name=algorithm))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    adapter = tmp_path / "adapters" / algorithm
+    record = json.loads((adapter / "training.json").read_text())
+    assert record["trainer"] == f"rl-{algorithm}" and record["steps"] == 2
+    weights = load_file(str(adapter / "adapter_model.safetensors"))
+    assert any(float(t.abs().sum()) > 0 for k, t in weights.items() if "lora_B" in k)  # B starts at zero
+    history = record["rl"]["lagrangian"]
+    assert [h["step"] for h in history] == [1, 2]
+    previous = 1.0  # lambda_init
+    for entry in history:  # lambda moves with the sign of (cost - limit), never below zero
+        expected = max(0.0, previous + 1.0 * (entry["episode_cost"] - 0.01))
+        assert entry["lambda"] == pytest.approx(expected, abs=1e-4)
+        previous = entry["lambda"]
+    monitor = record["rl"]["monitor"]
+    assert set(monitor["figures"]) == {"reward", "cost", "suite_safe", "suite_harmful", "suite_empathy"}
+    assert all(len(monitor["per_message"][when]["reward"]) == 4 for when in ("before", "after"))
+    assert isinstance(monitor["reward_hacking_suspected"], bool) and "monitor (n = 4 messages" in result.stdout
+    assert "gate: not run" in result.stdout
+
+
+def test_a_cost_limit_lambda_cannot_meet_stops_the_run_and_keeps_the_adapter_marked(
+    trained: tuple[Path, str], tmp_path: Path
+) -> None:
+    model_dir, output = trained
+    assert output.startswith("0\n"), output
+    path = _rl_config(tmp_path, model_dir, name="diverged", lambda_lr=1000.0, lambda_max=1.5, max_steps=4)
+    result = _train_rl(path)
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "STOPPED (lambda_diverged)" in result.stdout and "Raise cost_limit" in result.stdout
+    adapter = tmp_path / "adapters" / "diverged"
+    verdict = json.loads((adapter / "gate.json").read_text())
+    assert verdict["accepted"] is False and verdict["stopped_early"] == "lambda_diverged"
+    assert (adapter / "adapter_model.safetensors").is_file()
+    assert json.loads((adapter / "training.json").read_text())["steps"] == 1
+
+
+def test_a_policy_whose_kl_explodes_is_stopped_and_kept_marked(trained: tuple[Path, str], tmp_path: Path) -> None:
+    model_dir, output = trained
+    assert output.startswith("0\n"), output
+    # the learning rate warms up during step 1 and the KL is measured before each update: it is 0 at
+    # steps 1 and 2 and above the limit from step 3
+    path = _rl_config(tmp_path, model_dir, name="runaway", kl_limit=1.0e-9, learning_rate=5.0e-3, max_steps=5)
+    result = _train_rl(path)
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "STOPPED (kl_exploded)" in result.stdout
+    adapter = tmp_path / "adapters" / "runaway"
+    assert json.loads((adapter / "gate.json").read_text())["stopped_early"] == "kl_exploded"
+    record = json.loads((adapter / "training.json").read_text())
+    assert record["steps"] < 5 and record["rl"]["kl_curve"][-1]["kl"] > 1.0e-9

@@ -63,15 +63,25 @@ def test_the_shaped_reward_is_helpfulness_minus_lambda_times_cost() -> None:
     assert unconstrained([prompt, prompt], completions) == [2.0, 3.0]
 
 
-def test_a_rising_reward_with_a_falling_suite_judgement_is_flagged() -> None:
-    before = {"reward": 0.1, "suite_safe": 0.6, "suite_harmful": 0.1, "suite_empathy": 0.4}
-    hacked = {"reward": 0.9, "suite_safe": 0.4, "suite_harmful": 0.1, "suite_empathy": 0.45}
-    honest = {"reward": 0.9, "suite_safe": 0.7, "suite_harmful": 0.05, "suite_empathy": 0.5}
+def test_a_rising_reward_with_a_falling_suite_judgement_is_flagged_beyond_noise() -> None:
+    n = 24
+    before = {
+        "reward": [0.0] * n,
+        "suite_safe": [1.0] * n,
+        "suite_harmful": [0.0] * n,
+        "suite_empathy": [0.5] * n,
+    }
+    hacked = {**before, "reward": [1.0] * n, "suite_safe": [1.0] * 12 + [0.0] * 12}
     flagged = hacking_check(before, hacked)
     assert flagged["reward_hacking_suspected"] and flagged["suite_fell"] == ["suite_safe"]
+    assert flagged["figures"]["suite_safe"]["difference"] == -0.5 and flagged["figures"]["suite_safe"]["ci_high"] < 0
+    honest = {**before, "reward": [1.0] * n, "suite_empathy": [0.6] * n}
     assert not hacking_check(before, honest)["reward_hacking_suspected"]
+    # one worse reply in 24 is within noise: not flagged
+    noisy = {**before, "reward": [1.0] * n, "suite_safe": [1.0] * 23 + [0.0]}
+    assert not hacking_check(before, noisy)["reward_hacking_suspected"]
     # a falling reward is not reward hacking, whatever the suite says
-    assert not hacking_check(before, {**hacked, "reward": 0.0})["reward_hacking_suspected"]
+    assert not hacking_check(before, {**hacked, "reward": [-1.0] * n})["reward_hacking_suspected"]
 
 
 def test_the_monitor_set_spreads_over_tiers_and_needs_a_tier(tmp_path: Path) -> None:
