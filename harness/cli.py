@@ -353,7 +353,8 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
     if result.gate_exit_code is None:
         print("gate: not run (gate: false)")
         return 0
-    print(f"gate: {'ACCEPTED' if result.gate_exit_code == 0 else 'REJECTED (kept, marked in gate.json)'}")
+    what = "held-out accuracy" if args.trainer == "reward" else "gate"
+    print(f"{what}: {'ACCEPTED' if result.gate_exit_code == 0 else 'REJECTED (kept, marked in gate.json)'}")
     return result.gate_exit_code
 
 
