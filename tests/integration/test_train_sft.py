@@ -159,7 +159,7 @@ def test_the_loss_is_on_the_reply_only(tmp_path: Path) -> None:
     from harness.train._common import read_curated
     from harness.train._sft import SFTTrainConfig, sft_examples
 
-    data = read_curated(_curated(tmp_path))
+    data = read_curated(_curated(tmp_path), generation_targets=False)  # curated without the safety filters
     examples = sft_examples(data, SFTTrainConfig(data=str(data.path)))
     base = ensure_default_model().path
     tokenizer = AutoTokenizer.from_pretrained(base)
