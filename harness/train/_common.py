@@ -174,6 +174,17 @@ def read_curated(path: Path, generation_targets: bool = True) -> CuratedData:
     return CuratedData(rows, path, digest, record, sha256_file(record_path))
 
 
+def json_row(path: Path, number: int, line: str) -> dict[str, Any]:
+    """One JSONL line as an object, or a DataFormatError naming the file and the line."""
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise DataFormatError(f"{path}, line {number}: not valid JSON ({error.msg})") from error
+    if not isinstance(row, dict):
+        raise DataFormatError(f"{path}, line {number}: expected a JSON object, got {type(row).__name__}")
+    return row
+
+
 def column(rows: list[dict[str, Any]], name: str, path: Path, field_name: str) -> list[str]:
     values = []
     for number, row in enumerate(rows, start=1):

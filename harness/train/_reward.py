@@ -38,6 +38,7 @@ from harness.train._common import (
     adapter_paths,
     check_target_modules,
     column,
+    json_row,
     read_curated,
     run_training,
     training_arguments,
@@ -204,7 +205,7 @@ def labelled_replies(paths: Sequence[str]) -> list[tuple[str, str, int]]:
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
             if not line.strip():
                 continue
-            row = json.loads(line)
+            row = json_row(path, number, line)
             if not {"message", "reply", "harmful"} <= row.keys():
                 raise DataFormatError(f"{path}, line {number}: needs message, reply and harmful (0/1)")
             out.append((row["message"], row["reply"], int(row["harmful"])))

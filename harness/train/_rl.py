@@ -39,6 +39,7 @@ from harness.train._common import (
     column,
     gate_adapter,
     gate_inputs,
+    json_row,
     load_policy,
     read_curated,
     run_training,
@@ -200,7 +201,7 @@ def monitor_set(config: RLTrainConfig) -> list[tuple[str, str]]:
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
-        row = json.loads(line)
+        row = json_row(path, number, line)
         if not {"message", "tier"} <= row.keys():
             raise DataFormatError(f"{path}, line {number}: a monitor message needs 'message' and 'tier'")
         if row["message"] not in seen:

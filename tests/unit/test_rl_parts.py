@@ -93,6 +93,9 @@ def test_the_monitor_set_spreads_over_tiers_and_needs_a_tier(tmp_path: Path) -> 
     bad.write_text(json.dumps({"message": "hello"}) + "\n")
     with pytest.raises(Exception, match=r"monitor.jsonl, line 1: a monitor message needs 'message' and 'tier'"):
         monitor_set(RLTrainConfig(data="x", reward_model="r", monitor_messages=str(bad)))
+    bad.write_text(json.dumps({"message": "hi", "tier": "none"}) + "\n{not json\n")
+    with pytest.raises(Exception, match=r"monitor.jsonl, line 2: not valid JSON"):
+        monitor_set(RLTrainConfig(data="x", reward_model="r", monitor_messages=str(bad)))
 
 
 def test_rl_configs_are_refused_with_the_field_named(tmp_path: Path) -> None:
