@@ -342,9 +342,12 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
         "dpo": (DPOTrainConfig, train_dpo),
         "reward": (RewardTrainConfig, train_reward),
         "rl": (RLTrainConfig, train_rl),
+        "ppo": (RLTrainConfig, train_rl),
     }
     cls, train = trainers[args.trainer]
     overrides = {f.name: getattr(args, f.name, None) for f in dataclasses.fields(cls)}
+    if args.trainer == "ppo":
+        overrides["algorithm"] = "ppo"
     config = load_config(cls, args.config, overrides)
     result = train(config, console)
     if set(result.record) == {"distributed"}:  # a rank other than 0 of a distributed run
@@ -402,6 +405,42 @@ def _add_train_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     rl.add_argument("--config", type=Path, default=None, help="YAML file of the fields below")
     add_arguments(rl, RLTrainConfig)
     rl.set_defaults(handler=_cmd_train)
+    ppo = trainers.add_parser(
+        "ppo",
+        help="PPO (TRL's experimental PPOTrainer) against the same reward and cost: `train rl --algorithm ppo`",
+        description="Example: mindgate train ppo --config trainers/configs/rl.yaml --max-steps 10. Exit codes as "
+        "for `train rl`. TRL's PPO cannot resume: an interrupted run starts again.",
+    )
+    ppo.add_argument("--config", type=Path, default=None, help="YAML file of the fields below")
+    add_arguments(ppo, RLTrainConfig)
+    ppo.set_defaults(handler=_cmd_train)
+
+
+def _cmd_pipeline(args: argparse.Namespace, console: Console) -> int:
+    from harness.train._pipeline import load_pipeline, run_pipeline
+
+    result = run_pipeline(load_pipeline(args.config), console, tuple(args.rerun or ()))
+    for outcome in result.outcomes:
+        print(f"{outcome.name}: {outcome.status} ({outcome.output})")
+    print(f"pipeline state: {result.state_path}")
+    print(f"pipeline: {'every stage passed' if result.exit_code == 0 else 'a stage was REJECTED'}")
+    return result.exit_code
+
+
+def _add_pipeline_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "pipeline",
+        help="curate -> SFT -> DPO -> reward/cost models -> RL, each stage gated; a rerun skips finished stages",
+        description="Example: mindgate pipeline --config trainers/configs/pipeline.yaml. Stages run in order; a "
+        "policy stage continues from the previous one and is gated against the previous accepted stage. A rerun "
+        "skips stages whose config and data are unchanged and were accepted, and resumes an interrupted one. "
+        "Exit 0: every stage passed; 1: a stage was rejected (the pipeline stops there); 2: unusable input.",
+    )
+    parser.add_argument("--config", type=Path, required=True, help="the pipeline file")
+    parser.add_argument(
+        "--rerun", action="append", metavar="STAGE", help="run this stage again even if unchanged (repeatable)"
+    )
+    parser.set_defaults(handler=_cmd_pipeline)
 
 
 def _cmd_pairs(args: argparse.Namespace, console: Console) -> int:
@@ -603,6 +642,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report_commands(commands)
     _add_curate_command(commands)
     _add_train_commands(commands)
+    _add_pipeline_command(commands)
     _add_pairs_command(commands)
     return parser
 

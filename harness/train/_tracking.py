@@ -133,7 +133,8 @@ def tracking(kind: str, uri: str | None, experiment: str, run_name: str, params:
     # transformers' MLflow callback logs into the active run and leaves it open for us.
     os.environ["MLFLOW_EXPERIMENT_NAME"] = experiment
     os.environ["MLFLOW_TRACKING_URI"] = uri
-    with mlflow.start_run(run_name=run_name) as run:
+    # Inside a pipeline's run, a stage's run is nested under it.
+    with mlflow.start_run(run_name=run_name, nested=mlflow.active_run() is not None) as run:
         # Prefixed: transformers' callback logs its own TrainingArguments, and a parameter may be
         # logged once only.
         mlflow.log_params({f"mindgate.{key}": _param(value) for key, value in params.items()})
