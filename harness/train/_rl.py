@@ -46,7 +46,7 @@ from harness.train._common import (
     training_arguments,
 )
 
-ALGORITHMS: tuple[str, ...] = ("grpo", "rloo")
+ALGORITHMS: tuple[str, ...] = ("grpo", "rloo", "ppo")
 
 
 class LagrangeDivergedError(MindgateError):
@@ -58,7 +58,9 @@ class RLTrainConfig(LoraTrainConfig):
     """Online RL. Every field is a YAML key of trainers/configs/rl.yaml and a flag of `mindgate train rl`."""
 
     name: str = field(default="rl", metadata={"help": "adapter name: the directory <output_dir>/<name>"})
-    algorithm: str = field(default="grpo", metadata={"help": "grpo or rloo (TRL's trainers)"})
+    algorithm: str = field(
+        default="grpo", metadata={"help": "grpo, rloo or ppo (TRL's trainers; ppo: trl.experimental.ppo)"}
+    )
     reward_model: str = field(default="", metadata={"help": "a helpfulness model from `mindgate train reward`"})
     cost_model: str | None = field(
         default=None, metadata={"help": "a safety model from `mindgate train reward`: its P(harmful) is the cost"}
@@ -72,7 +74,8 @@ class RLTrainConfig(LoraTrainConfig):
     lambda_max: float = field(default=50.0, metadata={"help": "stop when lambda passes this (the limit is not met)"})
     kl_limit: float = field(default=5.0, metadata={"help": "stop when the policy's KL to the reference passes this"})
     beta: float = field(default=0.04, metadata={"help": "KL penalty coefficient (also makes TRL measure the KL)"})
-    num_generations: int = field(default=4, metadata={"help": "replies sampled per prompt"})
+    num_generations: int = field(default=4, metadata={"help": "grpo, rloo: replies sampled per prompt"})
+    ppo_epochs: int = field(default=4, metadata={"help": "ppo: optimisation passes over each batch of rollouts"})
     max_completion_length: int = field(default=128, metadata={"help": "new tokens per sampled reply"})
     temperature: float = field(default=1.0, metadata={"help": "sampling temperature"})
     learning_rate: float = field(default=1e-5, metadata={"help": "peak learning rate"})
@@ -91,9 +94,11 @@ class RLTrainConfig(LoraTrainConfig):
             raise ValueError(f"algorithm {self.algorithm!r}: choose one of {', '.join(ALGORITHMS)}")
         if not self.reward_model:
             raise ValueError("field 'reward_model' is required: a directory written by `mindgate train reward`")
-        if self.num_generations < 2:
+        if self.ppo_epochs < 1:
+            raise ValueError("ppo_epochs must be at least 1")
+        if self.algorithm != "ppo" and self.num_generations < 2:
             raise ValueError("num_generations must be at least 2 (rewards are compared within a prompt's replies)")
-        if (self.batch_size * self.gradient_accumulation_steps) % self.num_generations:
+        if self.algorithm != "ppo" and (self.batch_size * self.gradient_accumulation_steps) % self.num_generations:
             raise ValueError("batch_size x gradient_accumulation_steps must be a multiple of num_generations")
         if not 0.0 < self.cost_limit < 1.0:
             raise ValueError("cost_limit is a mean probability of harm: choose it in (0, 1)")
@@ -173,7 +178,7 @@ def constraint_callback(shaped: ConstrainedReward, config: RLTrainConfig, outcom
             return control
 
         def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **_: Any) -> Any:
-            kl = (logs or {}).get("kl")
+            kl = (logs or {}).get("kl", (logs or {}).get("objective/kl"))  # GRPO/RLOO, PPO
             if kl is None:
                 return control
             outcome["kl_curve"].append({"step": state.global_step, "kl": round(float(kl), 5)})
@@ -342,7 +347,6 @@ def train_rl(config: RLTrainConfig, console: Console | None = None) -> TrainResu
     shaped = ConstrainedReward(reward, cost, lagrangian)
     outcome: dict[str, Any] = {"reward_curve": [], "kl_curve": [], "stopped": None, "monitor": {}}
     held: dict[str, Any] = {}
-    trainer_cls, config_cls = online_trainers()[config.algorithm]
 
     def build(report_to: list[str]) -> tuple[Any, Any, Any]:
         model, tokenizer, peft_config, base, parent = load_policy(config, console)
@@ -353,6 +357,16 @@ def train_rl(config: RLTrainConfig, console: Console | None = None) -> TrainResu
             before = greedy_replies(model, tokenizer, [m for m, _ in monitor], config.max_completion_length)
             outcome["monitor_rows"] = {"before": judge_monitor(before, monitor, reward, cost)}
         set_seed(config.seed)
+        callbacks = [constraint_callback(shaped, config, outcome)]
+        if config.algorithm == "ppo":
+            from harness.train._ppo import build_ppo
+
+            messages = [row["prompt"][0]["content"] for row in rows]
+            shared = training_arguments(config, checkpoints, report_to)
+            ppo = build_ppo(config, model, tokenizer, peft_config, base.path, messages, shaped, shared, callbacks)
+            held.update(trainer=ppo, tokenizer=tokenizer)
+            return ppo, base, parent
+        trainer_cls, config_cls = online_trainers()[config.algorithm]
         args = config_cls(
             **training_arguments(config, checkpoints, report_to),
             num_generations=config.num_generations,
@@ -369,7 +383,7 @@ def train_rl(config: RLTrainConfig, console: Console | None = None) -> TrainResu
             train_dataset=Dataset.from_list(rows),
             processing_class=tokenizer,
             peft_config=peft_config,
-            callbacks=[constraint_callback(shaped, config, outcome)],
+            callbacks=callbacks,
         )
         held.update(trainer=trainer, tokenizer=tokenizer)
         return trainer, base, parent

@@ -175,7 +175,7 @@ def _train_rl(path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=3600)
 
 
-@pytest.mark.parametrize("algorithm", ["grpo", "rloo"])
+@pytest.mark.parametrize("algorithm", ["grpo", "rloo", "ppo"])
 def test_rl_steps_change_the_lora_weights_and_move_lambda_with_the_cost(
     trained: tuple[Path, str], tmp_path: Path, algorithm: str
 ) -> None:

