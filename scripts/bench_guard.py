@@ -39,7 +39,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
 from harness.backends import BASE_NAME, ServerOptions, VllmServer, vllm_version  # noqa: E402
-from harness.models import ensure_default_model  # noqa: E402
+from harness.models import DEFAULT_MODEL_NAME, ensure_default_model  # noqa: E402
 
 MESSAGES = PROJECT / "rubrics" / "crisis" / "messages" / "real2.jsonl"
 OUT = PROJECT / "reports" / "bench"
@@ -223,7 +223,7 @@ def main() -> None:
     )
     result: dict[str, Any] = {
         "vllm_version": vllm_version(),
-        "model": model.name,
+        "model": DEFAULT_MODEL_NAME,
         "cpu_count": os.cpu_count(),
         "guard_rules": "rubrics/guard.yaml with reply_layers: classifier (independent of the suite's phrase layer)",
         "max_tokens": args.max_tokens,
