@@ -4,7 +4,8 @@
 #   make eval [MODEL=...] [ADAPTER="a=path b=path"] [TASKS=...] [LIMIT=N] [BACKEND=hf|vllm]
 #   make serve [MODEL=...] [ADAPTER="a=path b=path"]   a vLLM server (canary-checked) until Ctrl-C
 #   make bench                vllm backend vs vLLM's own benchmark, vs hf, resume cost; hf backend vs lm-eval
-#                             alone on the multiple-choice tasks (idle machine!)
+#                             alone on the multiple-choice tasks; the trainers (sft, dpo, reward, grpo, rloo,
+#                             ppo) vs plain TRL (idle machine!)
 #   make guard UPSTREAM=url   the safety guard in front of a served model (rubrics/guard.yaml)
 #   make bench-guard          the guard's added latency, throughput, and the suite with and without it
 #   make bench-suite [BEFORE=1]   wall time of the whole mh_suite (BEFORE=1: also the old way, and compare)
@@ -54,8 +55,8 @@ eval: install
 serve: install
 	$(BIN)/mindgate serve --model $(MODEL) $(foreach a,$(ADAPTER),--adapter $(a))
 
-# Writes reports/bench/vllm-backend.{json,md}, hf-speed.{json,md} and trainers.{json,md}; run it on
-# an otherwise idle machine.
+# Writes reports/bench/vllm-backend.{json,md}, guard.{json,md}, hf-speed.{json,md} and trainers.{json,md}
+# (SFT, DPO, reward model, GRPO, RLOO and PPO against plain TRL); run it on an otherwise idle machine.
 BENCH_LIMIT ?= 60
 bench: install
 	$(BIN)/python scripts/bench_vllm.py
