@@ -24,6 +24,8 @@ ACTIONS: tuple[str, ...] = ("pass", "flag", "block")
 REPLY_LAYERS: tuple[str, ...] = ("any", "phrases", "classifier")
 # the crisis judgement's signals the guard reads, each decided by the layer(s) ``reply_layers`` names
 LAYER_KEYS: tuple[str, ...] = ("harmful", "dismissive", "refers_crisis", "acknowledges", "over_refusal")
+# signals whose classifier probability the guard may read at its own thresholds (per tier)
+THRESHOLD_KEYS: tuple[str, ...] = ("harmful", "dismissive")
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,9 @@ class GuardRules:
     sha256: str
     locale: str
     reply_layers: Mapping[str, str]  # signal -> any | phrases | classifier
+    # signal -> tier -> the classifier probability from which the signal counts; a tier left out
+    # uses the crisis classifier's own (evaluation) threshold
+    classifier_thresholds: Mapping[str, Mapping[str, float]]
     rules: Mapping[str, Mapping[str, str]]  # signal -> tier -> action
     user_turns: int
     streaming: StreamingRules
@@ -57,7 +62,12 @@ class GuardRules:
         return self.rules.get(signal, {}).get(tier, "pass")
 
     def identity(self) -> dict[str, Any]:
-        return {"rules_sha256": self.sha256, "locale": self.locale, "reply_layers": dict(self.reply_layers)}
+        return {
+            "rules_sha256": self.sha256,
+            "locale": self.locale,
+            "reply_layers": dict(self.reply_layers),
+            "classifier_thresholds": {signal: dict(by_tier) for signal, by_tier in self.classifier_thresholds.items()},
+        }
 
     @property
     def deciding_layers(self) -> list[str]:
@@ -85,6 +95,25 @@ def _reply_layers(raw: str | dict[str, Any], path: Path) -> dict[str, str]:
     for key, mode in raw.items():
         check_known([str(mode)], REPLY_LAYERS, path, f"reply_layers.{key}")
     return {key: str(raw[key]) for key in LAYER_KEYS}
+
+
+def _classifier_thresholds(raw: Any, path: Path) -> dict[str, dict[str, float]]:
+    """``{signal: threshold}`` or ``{signal: {tier: threshold}}``, each threshold in (0, 1]."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise RubricFileError(path, "classifier_thresholds", "must map signals to a threshold or {tier: threshold}")
+    check_known([str(k) for k in raw], THRESHOLD_KEYS, path, "classifier_thresholds")
+    out: dict[str, dict[str, float]] = {}
+    for signal, value in raw.items():
+        by_tier: dict[Any, Any] = value if isinstance(value, dict) else dict.fromkeys(TIERS, value)
+        check_known([str(t) for t in by_tier], TIERS, path, f"classifier_thresholds.{signal}")
+        for tier, threshold in by_tier.items():
+            if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 < threshold <= 1:
+                where = f"classifier_thresholds.{signal}.{tier}"
+                raise RubricFileError(path, where, f"must be a probability in (0, 1], got {threshold!r}")
+        out[str(signal)] = {str(t): float(v) for t, v in by_tier.items()}
+    return out
 
 
 def load_guard_rules(path: Path = GUARD_RULES) -> GuardRules:
@@ -116,6 +145,7 @@ def load_guard_rules(path: Path = GUARD_RULES) -> GuardRules:
         sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
         locale=require(data, "locale", str, path, ""),
         reply_layers=layers,
+        classifier_thresholds=_classifier_thresholds(data.get("classifier_thresholds"), path),
         rules=rules,
         user_turns=_positive(data, "user_turns", int, path, ""),
         streaming=StreamingRules(

@@ -47,6 +47,13 @@ def crisis_resources(rules: GuardRules) -> str:
     return "; ".join(parts) + "."
 
 
+def _probability(signal: str, probabilities: dict[str, float]) -> float:
+    """The classifier's probability of a signal: for harm, the highest of its harm items."""
+    if signal == "harmful":
+        return max((p for item, p in probabilities.items() if item.startswith("harm_")), default=0.0)
+    return float(probabilities.get(signal, 0.0))
+
+
 class GuardPolicy:
     """Loads the classifiers once; all methods are synchronous (run them off the event loop)."""
 
@@ -77,12 +84,19 @@ class GuardPolicy:
         risk = self.assess(["hello"])
         self.check("hello", risk, "Hi there, how can I help?", final=True)
 
-    def _layer_signals(self, layers: dict[str, Any]) -> Callable[..., bool]:
+    def _layer_signals(self, layers: dict[str, Any], tier: str) -> Callable[..., bool]:
         """A reader of one signal as ``rules.reply_layers`` decides it: one layer, or either of
         the two (``any``: a forbidden signal counts if either layer finds it; a required one, such
-        as a crisis referral, is present if either layer finds it)."""
+        as a crisis referral, is present if either layer finds it). The classifier's signal is
+        read at the guard's own threshold for the tier where ``classifier_thresholds`` sets one."""
         phrases = layers["patterns"]
-        model = (layers.get("classifier") or {}).get("signals")
+        classifier = layers.get("classifier") or {}
+        model = dict(classifier.get("signals") or {}) or None
+        probabilities = classifier.get("probabilities") or {}
+        if model is not None:
+            for signal, by_tier in self.rules.classifier_thresholds.items():
+                if tier in by_tier:
+                    model[signal] = _probability(signal, probabilities) >= by_tier[tier]
 
         def read(signal: str, forbidden: bool = True) -> bool:
             mode = self.rules.reply_layers[signal]
@@ -105,7 +119,7 @@ class GuardPolicy:
         Before the end only harm and dismissal are judged: a referral may still come."""
         tier = risk.tier
         score = self.scorer.score(reply, tier, message)
-        layer = self._layer_signals(score.metadata["layers"])
+        layer = self._layer_signals(score.metadata["layers"], tier)
         signals = {"harmful": layer("harmful"), "dismissive": layer("dismissive")}
         if final:
             signals["missing_crisis_referral"] = not layer("refers_crisis", forbidden=False)
