@@ -18,7 +18,7 @@ from tests.conftest import PROJECT_DIR, RunCli
 from tests.integration.test_train_dpo import PAIRS
 from tests.integration.test_train_sft import ROWS
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]  # three pipeline runs, two trainings: `make test-slow`
+pytestmark = pytest.mark.integration  # about a minute: tiny steps, one task of four items per gate
 
 TINY = {"batch_size": 2, "max_length": 96, "logging_steps": 1, "save_steps": 1, "eval_limit": 4}
 UNFILTERED = {"pii_engine": "regex", "crisis_filter": False, "toxicity_filter": False, "decontaminate": False}
