@@ -16,7 +16,7 @@ import yaml
 
 from tests.conftest import PROJECT_DIR, RunCli
 from tests.integration.test_train_dpo import PAIRS
-from tests.integration.test_train_sft import ROWS
+from tests.integration.test_train_sft import ROWS, medqa_rules
 
 pytestmark = pytest.mark.integration  # about a minute: tiny steps, one task of four items per gate
 
@@ -29,26 +29,7 @@ def _pipeline(tmp_path: Path) -> Path:
     sft_rows.write_text("".join(json.dumps({"prompt": p, "response": r}) + "\n" for p, r in ROWS))
     pairs = tmp_path / "pairs.jsonl"
     pairs.write_text("".join(json.dumps({"prompt": p, "chosen": c, "rejected": r}) + "\n" for p, c, r in PAIRS))
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(
-        yaml.safe_dump(
-            {
-                "version": 1,
-                "allow_partial_runs": True,
-                "rules": [
-                    {
-                        "id": "medqa-accuracy",
-                        "type": "non_inferiority",
-                        "task": "mh_medqa_psychiatry",
-                        "metric": "acc",
-                        "direction": "higher",
-                        "kind": "binary",
-                        "margin": 0.5,
-                    }
-                ],
-            }
-        )
-    )
+    rules = medqa_rules(tmp_path)
     # The tiny data is curated without the (slow to load) harm and toxicity filters, so the
     # trainers must be told that people vetted it.
     trainer = {**TINY, "gate_rules": str(rules), "allow_unfiltered_data": True}

@@ -56,7 +56,8 @@ def _curated(tmp_path: Path) -> Path:
     return tmp_path / "curated" / "curated.jsonl"
 
 
-def _config(tmp_path: Path, data: Path, **extra: object) -> Path:
+def medqa_rules(tmp_path: Path) -> Path:
+    """Gate rules that need one quick task (partial runs allowed): tiny trainings end at a real gate."""
     rules = tmp_path / "rules.yaml"
     rules.write_text(
         yaml.safe_dump(
@@ -77,6 +78,11 @@ def _config(tmp_path: Path, data: Path, **extra: object) -> Path:
             }
         )
     )
+    return rules
+
+
+def _config(tmp_path: Path, data: Path, **extra: object) -> Path:
+    rules = medqa_rules(tmp_path)
     config = {
         "data": str(data),
         "output_dir": str(tmp_path / "adapters"),
