@@ -174,12 +174,24 @@ def test_a_bad_trainer_field_names_the_pipeline_stage(tmp_path: Path) -> None:
     assert state["stages"]["sft"]["status"] == "failed" and "lora_rank" in state["stages"]["sft"]["error"]
 
 
-def test_the_shipped_pipeline_file_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_shipped_pipeline_file_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its stage order, references and trainer configs, in a copy of the project whose outside
+    inputs (the shared data folder) are stand-in files: only their existence is checked here."""
+    import shutil
+
     from harness.paths import PROJECT_DIR
 
-    if not (PROJECT_DIR.parent / "shared" / "data" / "counselchat").is_dir():
-        pytest.skip("the shared data folder beside the project is absent; the shipped pipeline reads it")
-    monkeypatch.chdir(PROJECT_DIR)  # its paths are relative to the project
+    shipped = PROJECT_DIR / "trainers" / "configs" / "pipeline.yaml"
+    project = tmp_path / "project"
+    shutil.copytree(PROJECT_DIR / "trainers" / "configs", project / "trainers" / "configs")
+    inputs = [stage["input"] for stage in yaml.safe_load(shipped.read_text())["stages"] if "input" in stage]
+    for name in inputs:
+        if not name.startswith("@"):
+            path = project / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch()
+    monkeypatch.chdir(project)  # its paths are relative to the project
     config = load_pipeline(Path("trainers/configs/pipeline.yaml"))
     kinds = [stage.kind for stage in config.stages]
     assert kinds.index("sft") < kinds.index("dpo") < kinds.index("reward") < kinds.index("rl")
+    assert any(name.startswith("../shared/data/") for name in inputs)
