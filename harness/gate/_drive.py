@@ -19,6 +19,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from harness.gate._agreement import agreement_notes
 from harness.gate._evaluate import evaluate_gate
 from harness.gate._plan import GatePlan, plan_tasks, remaining_in_denominator
 from harness.gate._rules import load_rules
@@ -278,4 +279,5 @@ def _stopped_decision(stop: _Stop, rules: GateRules, run_id: str, run_dir: Path,
             f"the candidate run {run_id} is partial (status stopped_by_gate): kept, resumable from the request cache, "
             "and never gated, promoted or ranked as a full run",
         ),
+        notes=tuple(agreement_notes(rules, results)),
     )

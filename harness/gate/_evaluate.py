@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.compare import paired_bootstrap_ci
+from harness.gate._agreement import agreement_notes
 from harness.gate._evidence import judge_comparison, judge_floor
 from harness.gate._rules import DEFAULT_RULES_PATH, load_rules
 from harness.gate._runs import (
@@ -63,6 +64,7 @@ def evaluate_gate(
         verdict=verdict,
         reasons=tuple(reasons),
         warnings=tuple(_warnings(candidate, baseline, results)),
+        notes=tuple(agreement_notes(rules, results)),
     )
 
 

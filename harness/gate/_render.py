@@ -25,6 +25,7 @@ def decision_table(decision: GateDecision) -> Table:
         caption="\n".join(
             [*decision.reasons, f"rules: {decision.rules_path} (sha256 {decision.rules_sha256[:12]})"]
             + [f"warning: {warning}" for warning in decision.warnings]
+            + [f"note: {note}" for note in decision.notes]
         ),
         caption_justify="left",
         show_lines=True,
@@ -59,6 +60,7 @@ def decision_text(decision: GateDecision, width: int = 100) -> str:
     lines += decision.reasons
     lines.append(f"rules: {decision.rules_path} (sha256 {decision.rules_sha256[:12]})")
     lines += [f"warning: {warning}" for warning in decision.warnings]
+    lines += [f"note: {note}" for note in decision.notes]
     return "\n".join(lines) + "\n"
 
 
@@ -73,6 +75,7 @@ def decision_record(decision: GateDecision) -> dict[str, Any]:
         "exit_code": decision.exit_code,
         "reasons": list(decision.reasons),
         "warnings": list(decision.warnings),
+        "notes": list(decision.notes),
         "results": [_result_record(result) for result in decision.results],
     }
     return {

@@ -21,6 +21,7 @@ from harness.gate._schema import (
     Direction,
     FloorRule,
     GateRules,
+    HumanAgreementPolicy,
     MetricScale,
     NonInferiorityRule,
     Rule,
@@ -32,7 +33,8 @@ DEFAULT_RULES_PATH = RUBRICS_DIR / "gate.yaml"
 SCHEMA_VERSION = 1
 _Sign = Literal["any", "positive", "non_negative"]
 
-_TOP_LEVEL_FIELDS = ("version", "allow_partial_runs", "rules")
+_TOP_LEVEL_FIELDS = ("version", "allow_partial_runs", "human_agreement", "rules")
+_AGREEMENT_FIELDS = ("file", "minimum")
 _COMMON_FIELDS = ("id", "type", "task", "metric", "direction", "kind", "optional", "blocking")
 _TYPE_FIELDS: dict[str, tuple[str, ...]] = {
     "floor": ("max_value", "max_ci_high", "min_value", "min_ci_low"),
@@ -83,7 +85,42 @@ def load_rules(path: Path | str = DEFAULT_RULES_PATH) -> GateRules:
         sha256=hashlib.sha256(raw_bytes).hexdigest(),
         allow_partial_runs=_top_level_flag(path, document),
         rules=rules,
+        human_agreement=_agreement_policy(path, document.get("human_agreement")),
     )
+
+
+def _agreement_policy(path: Path, raw: Any) -> HumanAgreementPolicy | None:
+    """``human_agreement: {file: <relative to this rules file>, minimum: <kappa>}``, or absent."""
+    if raw is None:
+        return None
+    where = "field 'human_agreement'"
+    if not isinstance(raw, Mapping):
+        raise GateRulesError(
+            f"{path}: {where}: expected a mapping with {' and '.join(_AGREEMENT_FIELDS)}", path, field="human_agreement"
+        )
+    for key in raw:
+        if key not in _AGREEMENT_FIELDS:
+            raise GateRulesError(
+                f"{path}: {where}: unknown field {key!r}; allowed: {', '.join(_AGREEMENT_FIELDS)}",
+                path,
+                field=f"human_agreement.{key}",
+            )
+    file = raw.get("file")
+    if not isinstance(file, str) or not file.strip() or Path(file).is_absolute():
+        raise GateRulesError(
+            f"{path}: {where}: 'file' must be a path relative to the rules file (got {file!r}), so that the rules "
+            "read the same agreement record in every checkout",
+            path,
+            field="human_agreement.file",
+        )
+    minimum = raw.get("minimum")
+    if isinstance(minimum, bool) or not isinstance(minimum, int | float) or not -1.0 <= float(minimum) <= 1.0:
+        raise GateRulesError(
+            f"{path}: {where}: 'minimum' must be a chance-corrected agreement between -1 and 1 (got {minimum!r})",
+            path,
+            field="human_agreement.minimum",
+        )
+    return HumanAgreementPolicy(file=path.parent / file, minimum=float(minimum))
 
 
 def _check_top_level(path: Path, document: Mapping[str, Any]) -> None:

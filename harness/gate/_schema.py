@@ -87,8 +87,23 @@ ComparisonRule = NonInferiorityRule | SuperiorityRule
 
 
 @dataclass(frozen=True)
+class HumanAgreementPolicy:
+    """How far a rule's scorer must agree with people before its result is read without a note.
+
+    ``file`` is the agreement record ``mindgate annotate report`` writes; ``minimum`` is the
+    chance-corrected agreement (Cohen's kappa against the raters' consensus) below which the
+    verdict notes that the rule rests on a scorer people do not confirm. A note, never a change
+    of verdict: the labels that would overturn a scorer are themselves a sample with an interval.
+    """
+
+    file: Path
+    minimum: float
+
+
+@dataclass(frozen=True)
 class GateRules:
     path: Path
     sha256: str  # of the file's bytes: a stored verdict names exactly the rules it applied
     allow_partial_runs: bool  # accept runs made with --limit (smoke checks only)
     rules: tuple[Rule, ...]
+    human_agreement: HumanAgreementPolicy | None = None

@@ -62,6 +62,8 @@ class GateDecision:
     verdict: Verdict
     reasons: tuple[str, ...]  # why the verdict, most decisive first
     warnings: tuple[str, ...]
+    # how far each decided rule's scorer agrees with people (the rules file's human_agreement)
+    notes: tuple[str, ...] = ()
 
     @property
     def exit_code(self) -> int:
