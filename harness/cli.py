@@ -595,6 +595,85 @@ def _add_guard_parser(commands: Any) -> None:
     guard.set_defaults(handler=_cmd_guard)
 
 
+def _cmd_annotate_export(args: argparse.Namespace, console: Console) -> int:
+    from harness.annotate import ExportOptions, export_package
+    from harness.store import read_run
+
+    options = ExportOptions(
+        tasks=tuple(args.task or ()),
+        sample=args.sample,
+        n=args.n,
+        seed=args.seed,
+        raters=args.raters,
+        double_share=args.double_share,
+    )
+    manifest_path = export_package([read_run(_run_dir(run)) for run in args.runs], options, args.out)
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    double = sum(1 for item in manifest["items"].values() if len(item["raters"]) > 1)
+    print(f"{manifest['package_id']}: {len(manifest['items'])} items ({double} for two raters) in {args.out}")
+    print(f"hand each rater only their files under {args.out}/label-studio or {args.out}/csv; keep {manifest_path}")
+    return 0
+
+
+def _cmd_annotate_import(args: argparse.Namespace, console: Console) -> int:
+    from harness.annotate import import_labels
+
+    report = import_labels(args.files, args.manifest, args.db)
+    print(
+        f"{report.stored} labels stored, {report.unchanged} already there, for {report.items} items by "
+        f"{len(report.raters)} rater(s): {', '.join(report.raters) or '-'}"
+    )
+    return 0
+
+
+def _add_annotate_command(commands: Any) -> Any:
+    """``mindgate annotate <action>``; returns the actions so that more can be added beside these."""
+    from harness.annotate.export import SAMPLING, ExportOptions
+
+    annotate = commands.add_parser("annotate", help="people label model replies: export items, import labels")
+    actions = annotate.add_subparsers(dest="annotate_command", required=True)
+    export = actions.add_parser(
+        "export",
+        help="choose items from runs and write a labelling package (Label Studio, CSV, manifest)",
+        description="Example: mindgate annotate export smollm2-135m-suite-v4 --n 40 --raters 3 --out "
+        "reports/annotation/pkg-1. Raters get only the files under label-studio/ or csv/; manifest.json (reference "
+        "tiers, scorer outputs) stays with the coordinator. Protocol: rubrics/annotation/PROTOCOL.md.",
+    )
+    defaults = ExportOptions()
+    export.add_argument("runs", nargs="+", metavar="RUN", help="run directories, run ids or baseline names")
+    export.add_argument("--out", type=Path, required=True, help="a new folder for the package")
+    export.add_argument("--task", action="append", help="task to sample (repeatable; default mh_crisis, mh_empathy)")
+    export.add_argument(
+        "--sample",
+        choices=SAMPLING,
+        default=defaults.sample,
+        help="random; stratified by reference tier (crisis) or empathy score band; or disagreement: items whose "
+        f"crisis layers disagree or whose empathy levels are near a boundary first (default {defaults.sample})",
+    )
+    export.add_argument("--n", type=int, default=defaults.n, help=f"items per task (default {defaults.n})")
+    export.add_argument("--seed", type=int, default=defaults.seed, help="same seed, same package (default 0)")
+    export.add_argument("--raters", type=int, default=defaults.raters, help=f"raters (default {defaults.raters})")
+    export.add_argument(
+        "--double-share",
+        type=float,
+        default=defaults.double_share,
+        help=f"share of items labelled by two raters (default {defaults.double_share})",
+    )
+    export.set_defaults(handler=_cmd_annotate_export)
+    importer = actions.add_parser(
+        "import",
+        help="store labels from Label Studio JSON exports or filled CSV sheets in the leaderboard database",
+        description="Example: mindgate annotate import project-1.json rater-2-crisis.csv --manifest "
+        "reports/annotation/pkg-1/manifest.json. Every row is checked first; any problem stores nothing. "
+        "Importing the same labels again changes nothing; different labels for a stored one are refused.",
+    )
+    importer.add_argument("files", nargs="+", type=Path, metavar="FILE", help="Label Studio JSON exports or CSVs")
+    importer.add_argument("--manifest", type=Path, required=True, help="the package's manifest.json")
+    importer.add_argument("--db", type=Path, default=None, help="database (default $MINDGATE_DB or the leaderboard's)")
+    importer.set_defaults(handler=_cmd_annotate_import)
+    return actions
+
+
 def _cmd_baseline_promote(args: argparse.Namespace, console: Console) -> int:
     from harness.store import promote_baseline
 
@@ -689,6 +768,7 @@ def _add_report_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     report_parser.add_argument("--rules", type=Path, default=None, help="gate rules file (default: rubrics/gate.yaml)")
     report_parser.add_argument("--samples", type=int, default=5, help="worst samples shown per task and run")
     report_parser.set_defaults(handler=_cmd_report)
+    _add_annotate_command(commands)
     baseline_parser = commands.add_parser("baseline", help="manage the baselines kept in reports/baselines")
     baseline_commands = baseline_parser.add_subparsers(dest="baseline_command", required=True)
     promote_parser = baseline_commands.add_parser(

@@ -579,7 +579,8 @@ class PiiScrubber:
         trimmed += repeated_names(text, alone)
         names = [s for s in trimmed if s.kind == "PERSON"]
         trimmed.extend(age_spans(text, _name_groups(text, names)))
-        return [s for s in merge_spans(trimmed) if not self._public_number(text, s)]
+        kept = (self._past_public_number(text, s) for s in merge_spans(trimmed))
+        return [s for s in kept if s is not None]
 
     def scrub(self, text: str) -> Scrubbed:
         spans = self.find(text)
@@ -590,6 +591,26 @@ class PiiScrubber:
 
     def scrub_many(self, texts: Sequence[str]) -> list[Scrubbed]:
         return [self.scrub(text) for text in texts]
+
+    def _past_public_number(self, text: str, span: PiiSpan) -> PiiSpan | None:
+        """The span without a public crisis line it starts with: a phone match can run on into
+        the next digits ("1-800-273-8255 24/7" reads as one number). Only a full-length line
+        (10 digits or more) is split off, so "988 555 1234" stays one personal number; what is
+        left is personal data when it could be a number of its own (7 digits or more)."""
+        if self._public_number(text, span):
+            return None
+        if span.kind != "PHONE":
+            return span
+        digits = ""
+        for token in re.finditer(r"\S+", text[span.start : span.end]):
+            digits += re.sub(r"\D", "", token.group(0))
+            if len(digits) >= 10 and (digits in self._keep_digits or digits.removeprefix("1") in self._keep_short):
+                rest = text[span.start + token.end() : span.end]
+                if len(re.sub(r"\D", "", rest)) < 7:
+                    return None
+                start = span.start + token.end() + len(rest) - len(rest.lstrip())
+                return PiiSpan(start, span.end, span.kind, span.source)
+        return span
 
     def _public_number(self, text: str, span: PiiSpan) -> bool:
         if span.kind != "PHONE":

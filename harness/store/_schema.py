@@ -118,6 +118,41 @@ MIGRATIONS: tuple[tuple[Step, ...], ...] = (
         "ALTER TABLE runs ADD COLUMN adapter_lineage TEXT",
         _backfill_adapter_lineage,
     ),
+    # 5: people's labels of run items (`mindgate annotate import`). An item is a (run_id, task,
+    # item_key) under an opaque annotation id; its reference tier and scorer outputs come from the
+    # export's manifest and are kept here for comparing scorers with people, never shown to raters.
+    # Raw labels only, one per item, rater and field; no reference to runs, so a rebuild keeps them.
+    (
+        """
+        CREATE TABLE annotation_items (
+            annotation_id     TEXT PRIMARY KEY,
+            package_id        TEXT NOT NULL,     -- the export that first carried the item
+            run_id            TEXT NOT NULL,
+            task              TEXT NOT NULL,
+            item_key          TEXT NOT NULL,
+            rubric            TEXT NOT NULL,
+            message_sha256    TEXT NOT NULL,     -- of the scrubbed text the raters saw
+            reply_sha256      TEXT NOT NULL,
+            protocol_version  INTEGER NOT NULL,
+            reference_tier    TEXT,
+            scorers           TEXT NOT NULL,     -- JSON {scorer: {field: label}}
+            details           TEXT NOT NULL      -- JSON: verdict, layer disagreements, scores
+        )
+        """,
+        "CREATE INDEX annotation_items_by_run_item ON annotation_items(run_id, task, item_key)",
+        """
+        CREATE TABLE annotation_labels (
+            annotation_id     TEXT NOT NULL REFERENCES annotation_items(annotation_id),
+            rater_id          TEXT NOT NULL,
+            field             TEXT NOT NULL,
+            value             TEXT NOT NULL,
+            protocol_version  INTEGER NOT NULL,
+            source            TEXT NOT NULL,     -- format and file name it was imported from
+            imported_at       TEXT NOT NULL,
+            PRIMARY KEY (annotation_id, rater_id, field)
+        )
+        """,
+    ),
 )
 
 LATEST_VERSION = len(MIGRATIONS)

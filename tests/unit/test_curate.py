@@ -44,6 +44,13 @@ def test_planted_dev_set_recall_stays_where_it_was_measured(presidio: PiiScrubbe
     assert caught / len(mentions) >= 0.95
 
 
+def test_a_public_line_followed_by_other_digits_is_kept_and_the_rest_judged_alone(presidio: PiiScrubber) -> None:
+    # the phone pattern reads "1-800-273-8255 24" as one number; the line must survive it
+    # ... while a personal number that merely starts with a short line's digits is not spared
+    text = "Call 1-800-273-8255 24/7, or reach me on 988 555 1234."
+    assert presidio.scrub(text).text == "Call 1-800-273-8255 24/7, or reach me on [phone]."
+
+
 def test_public_crisis_lines_doses_and_bare_ages_are_not_personal_data(presidio: PiiScrubber) -> None:
     text = "I'm 23 and on sertraline 50mg since 2019-2020. Call 988 or 1-800-273-8255, or text HOME to 741741."
     assert presidio.scrub(text).text == text

@@ -105,7 +105,7 @@ def tables(conn: sqlite3.Connection) -> set[str]:
 
 def test_an_empty_database_is_created_at_the_latest_schema_in_wal_mode(tmp_path: Path) -> None:
     with open_db(tmp_path / "new" / "lb.db") as conn:
-        assert schema_version(conn) == LATEST_VERSION == 4
+        assert schema_version(conn) == LATEST_VERSION == 5
         assert {"runs", "task_metrics", "samples", "verdicts", "schema_version"} <= tables(conn)
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 10_000
@@ -121,8 +121,9 @@ def test_a_version_1_database_is_migrated_and_keeps_its_rows(tmp_path: Path) -> 
             "1.0, '/runs/old', '2026-01-01T00:00:00Z')"
         )
     with open_db(db) as conn:
-        assert schema_version(conn) == 4
-        assert [row[0] for row in conn.execute("SELECT version FROM schema_version ORDER BY version")] == [1, 2, 3, 4]
+        assert schema_version(conn) == 5
+        versions = [row[0] for row in conn.execute("SELECT version FROM schema_version ORDER BY version")]
+        assert versions == [1, 2, 3, 4, 5]
         assert "verdicts" in tables(conn)
         assert conn.execute("SELECT run_id, item_limit FROM runs").fetchall() == [("old", None)]
 
