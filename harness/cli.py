@@ -23,6 +23,7 @@ from rich.console import Console  # noqa: E402
 from rich.markup import escape  # noqa: E402
 
 from harness.errors import MindgateError  # noqa: E402
+from harness.paths import REPORTS_DIR  # noqa: E402
 from harness.run import EvalConfig  # noqa: E402
 
 _TUPLE_FIELDS = {"tasks": ",", "adapters": None}  # tasks: comma-separated; adapters: repeated flag
@@ -626,6 +627,28 @@ def _cmd_annotate_import(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _cmd_annotate_report(args: argparse.Namespace, console: Console) -> int:
+    from harness.annotate.report import build_report, write_report
+    from harness.gate import load_rules
+
+    record = build_report(args.db, iterations=args.iterations, seed=args.seed)
+    json_path, md_path = write_report(record, args.out_dir)
+    policy = load_rules().human_agreement
+    minimum = policy.minimum if policy is not None else 0.67
+    below = [
+        f"{target} ({entry['value']:.2f})"
+        for target, entry in record["metrics"].items()
+        if entry.get("value") is not None and entry["value"] < minimum
+    ]
+    print(
+        f"{record['items']} items, {len(record['raters'])} raters, {record['multiply_labelled_items']} labelled twice "
+        f"or more: {md_path} and {json_path} (the gate reads the JSON)"
+    )
+    if below:
+        print(f"scorers people do not confirm (kappa below {minimum:g}, rubrics/gate.yaml): {', '.join(below)}")
+    return 0
+
+
 def _add_annotate_command(commands: Any) -> Any:
     """``mindgate annotate <action>``; returns the actions so that more can be added beside these."""
     from harness.annotate.export import SAMPLING, ExportOptions
@@ -671,6 +694,20 @@ def _add_annotate_command(commands: Any) -> Any:
     importer.add_argument("--manifest", type=Path, required=True, help="the package's manifest.json")
     importer.add_argument("--db", type=Path, default=None, help="database (default $MINDGATE_DB or the leaderboard's)")
     importer.set_defaults(handler=_cmd_annotate_import)
+    report = actions.add_parser(
+        "report",
+        help="agreement between raters and of each scorer with them, written into the validation reports",
+        description="Example: mindgate annotate report. Writes human_agreement.md (for people) and "
+        "human_agreement.json (the gate notes rules whose scorer agrees with people below rubrics/gate.yaml's "
+        "human_agreement minimum) from the raw labels in the database.",
+    )
+    report.add_argument("--db", type=Path, default=None, help="database (default $MINDGATE_DB or the leaderboard's)")
+    report.add_argument(
+        "--out-dir", type=Path, default=REPORTS_DIR / "validation", help="where to write (default reports/validation)"
+    )
+    report.add_argument("--iterations", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    report.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0): a report reproduces")
+    report.set_defaults(handler=_cmd_annotate_report)
     return actions
 
 

@@ -17,11 +17,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.annotate.report import RECORD_FORMAT
 from harness.gate._runs import GateInputError
 from harness.gate._schema import GateRules, HumanAgreementPolicy
 from harness.gate._types import RuleResult
 
-RECORD_FORMAT = "mindgate-human-agreement/1"
 _DECIDED = ("pass", "fail")
 
 
