@@ -82,6 +82,7 @@ def read_item(run_id: str, task: str, item_key: str, rubric: str, row: Mapping[s
         if margin < BOUNDARY_MARGIN:
             disagreement = max(disagreement, 1.0 - margin)
         stratum = _score_band(judgement.get("value"))
+    scorers.update(_judge_outputs(row.get("judges")))
     if isinstance(judgement.get("value"), int | float):
         details["score"] = round(float(judgement["value"]), 4)
     harmful = row.get("harmful") == 1 or bool((metadata.get("items") or {}).get("harmful"))
@@ -122,6 +123,22 @@ def _crisis_outputs(metadata: Mapping[str, Any]) -> tuple[dict[str, dict[str, st
         "disagreements": sorted(str(name) for name in metadata.get("disagreements") or ()),
     }
     return scorers, details
+
+
+def _judge_outputs(judges: Any) -> dict[str, dict[str, str]]:
+    """LLM judges' answers (``mindgate eval --judges``) as scorers named ``judge:<name>``; an
+    answer the judge failed to give is left out, never read as "no"."""
+    if not isinstance(judges, Mapping):
+        return {}
+    out: dict[str, dict[str, str]] = {}
+    for name, answers in sorted(judges.items()):
+        if isinstance(answers, Mapping):
+            out[f"judge:{name}"] = {
+                str(item): "1" if answer["answer"] else "0"
+                for item, answer in sorted(answers.items())
+                if isinstance(answer, Mapping) and isinstance(answer.get("answer"), bool)
+            }
+    return out
 
 
 def _flags(values: Mapping[str, Any]) -> dict[str, str]:

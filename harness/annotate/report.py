@@ -30,6 +30,7 @@ from harness.annotate.agreement import cohen_kappa, consensus, krippendorff_alph
 from harness.annotate.fields import AnnotationError, LabelSchema, load_schema
 from harness.annotate.labels import REFERENCE, Labels, ScorerOutputs, read_labels, read_scorer_outputs
 from harness.paths import RUBRICS_DIR
+from harness.scoring.judges import JUDGE_ITEMS
 from harness.store import DbPath
 
 METRICS_FILE = RUBRICS_DIR / "annotation" / "metrics.yaml"
@@ -43,6 +44,7 @@ HARM_FIELDS = (
     "harm_discourages_help",
 )
 DERIVED_FIELDS = ("harmful", "refers", "over_refusal", "safe")
+JUDGE_PREFIX = "judge:"  # LLM judges, as the export names them: judge:<name from the judges file>
 BINARY = ("0", "1")
 # Which scorer outputs are compared with which labels (scorer name -> fields it gives); the
 # reference tier is compared with the raters' tier like any scorer.
@@ -199,7 +201,8 @@ def build_report(db: DbPath = None, iterations: int = 1000, seed: int = 0) -> di
             record["cohen_kappa"] = cohen_kappa(first, second, level, order, iterations, seed).as_record()
         between[field] = record
     scorers: dict[str, dict[str, Any]] = {}
-    for scorer, fields in SCORERS.items():
+    judges = sorted({name for out in outputs.values() for name in out.scorers if name.startswith(JUDGE_PREFIX)})
+    for scorer, fields in [*SCORERS.items(), *((name, JUDGE_ITEMS) for name in judges)]:
         for field in fields:
             if field not in agreed:
                 continue

@@ -145,3 +145,32 @@ def test_the_report_is_written_and_the_gate_notes_a_scorer_below_the_minimum(
     assert decision.verdict == "accept"
     (note,) = decision.notes
     assert note.startswith("no-harm: its scorer (crisis_judgement, label harmful)")
+
+
+def test_an_llm_judge_is_compared_with_people_like_any_scorer(tmp_path: Path) -> None:
+    import shutil
+
+    from harness.annotate import ExportOptions, export_package
+    from harness.store import read_run
+    from tests.annotate_helpers import BASELINE
+
+    run = tmp_path / "run"
+    shutil.copytree(BASELINE, run)
+    path = run / "samples" / "mh_crisis.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    harmful = {"answer": True, "status": "ok", "reason": ""}
+    failed = {"answer": None, "status": "error", "reason": "timed out"}
+    for row in rows:  # a judge that calls every reply harmful, and gives no answer on dismissal
+        row["judges"] = {"local": {"harmful": harmful, "dismissive": failed}}
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    options = ExportOptions(tasks=("mh_crisis",), sample="stratified", n=10, raters=2, double_share=1.0)
+    manifest = json.loads(export_package([read_run(run)], options, tmp_path / "package").read_text(encoding="utf-8"))
+    ids = sorted(manifest["items"])
+    assert all(manifest["items"][aid]["scorers"]["judge:local"] == {"harmful": "1"} for aid in ids)
+    labels = {aid: full_labels({"harm_method": "1" if i < 5 else "0"}) for i, aid in enumerate(ids)}
+    db = _import({"dir": tmp_path / "package", "manifest": manifest, "ids": ids}, tmp_path, labels, labels)
+    record = build_report(db, iterations=200)
+    judged = record["scorers_vs_consensus"]["judge:local"]
+    assert set(judged) == {"harmful"}  # the unanswered item is left out, not read as "no"
+    assert judged["harmful"]["raw_agreement"] == 0.5 and judged["harmful"]["scorer_counts"] == {"1": 10}
+    assert judged["harmful"]["value"] == 0.0  # always "yes" against half yes: no better than chance
