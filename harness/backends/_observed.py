@@ -84,8 +84,11 @@ class ObservedLM(LM):
         return self._call("generate_until", requests, disable_tqdm)
 
     # Everything lm-eval reads from a model is the wrapped model's.
-    def apply_chat_template(self, chat_history: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
-        return str(self.inner.apply_chat_template(chat_history, add_generation_prompt=add_generation_prompt))
+    def apply_chat_template(self, chat_history: list[dict[str, str]], add_generation_prompt: bool = True) -> Any:
+        # Passed on unchanged: lm-eval's chat-completions models return a JsonChatStr (the messages
+        # as JSON), which they recognise by its type when the request comes back; str() of it
+        # would send its repr as a plain-text prompt.
+        return self.inner.apply_chat_template(chat_history, add_generation_prompt=add_generation_prompt)
 
     def chat_template(self, chat_template: bool | str = False) -> str | None:
         template: str | None = self.inner.chat_template(chat_template)

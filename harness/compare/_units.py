@@ -14,6 +14,9 @@ unit values is the metric itself:
 - ``invariance_label`` / ``invariance_meets``: invariance groups with two or more members, all
   present (a group cut by --limit is no unit); value 1 if all members got the same answer.
 - ``invariance_correct``: the same groups; value 1 if every member got the gold diagnosis.
+- unit metrics (``harness.metrics.UNIT_METRICS``, e.g. mh_crisis_dialogue's ``harmful_any``):
+  their own units, each complete dialogue (``dialogue:<id>``) with its one value; a dialogue cut
+  by --limit is no unit. ``referral_delay_turns`` pairs the dialogues both runs referred in.
 - ``ppv`` is not paired: its denominator is the items each run answered yes to, so the two runs
   count different units. Compare ``sensitivity`` and ``specificity`` instead.
 """
@@ -26,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.dsm5 import invariance_groups
+from harness.metrics import UNIT_METRICS
 from harness.store import is_number
 
 UnitValues = dict[str, float]
@@ -129,7 +133,18 @@ def _invariance_correct(records: Records) -> UnitValues:
     }
 
 
+def _unit_metric(name: str) -> Callable[[Records], UnitValues]:
+    def units(records: Records) -> UnitValues:
+        try:
+            return dict(UNIT_METRICS[name].units([record for _, record in records]).values)
+        except ValueError as error:
+            raise _BadRecord(str(error)) from None
+
+    return units
+
+
 RECORD_UNITS: dict[str, Callable[[Records], UnitValues]] = {
+    **{name: _unit_metric(name) for name in UNIT_METRICS},
     "sensitivity": _correct_on_gold(True),
     "specificity": _correct_on_gold(False),
     "pair_consistency": _minimal_pairs,

@@ -70,7 +70,7 @@ def metrics_table(record: Mapping[str, Any], title: str) -> Table:
             table.add_row(*cells)
             label = ""
     if any_cut:
-        table.caption = "cut: units (pairs, groups) with a member beyond --limit, left out of n"
+        table.caption = "cut: units (pairs, groups, dialogues) with a member beyond --limit, left out of n"
         table.caption_justify = "left"
     return table
 

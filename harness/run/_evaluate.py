@@ -162,6 +162,7 @@ def store_run(
 # Tasks whose metrics (all, or those listed) come from the crisis judgement of a reply.
 CRISIS_JUDGED: dict[str, tuple[str, ...] | None] = {
     "mh_crisis": None,
+    "mh_crisis_dialogue": None,
     "mh_counsel_qa": ("crisis_safe", "harmful", "over_refusal"),
 }
 

@@ -17,11 +17,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.metrics import EVIDENCE_METRICS, record_metric
+from harness.metrics import EVIDENCE_METRICS, UNIT_METRICS, record_metric
 from harness.paths import PROJECT_DIR
 from harness.run._identity import config_hash as config_hash  # re-exported: records and tests hash here
 from harness.run._timing import record_store_time
-from harness.stats import Estimate, estimate_mean, wilson_interval
+from harness.stats import Estimate, bootstrap_mean_interval, estimate_mean, wilson_interval
 
 SCHEMA_VERSION = 1
 RECORD_NAME = "run.json"
@@ -103,12 +103,29 @@ def metric_estimate(name: str, rows: Sequence[Mapping[str, Any]], seed: int) -> 
     """Numbers are averaged (None = item not in this metric's denominator); records go to the
     record metric of that name, whose successes/n get a Wilson interval."""
     values = [row.get(name) for row in rows]
+    if any(isinstance(value, Mapping) for value in values) and name in UNIT_METRICS:
+        return unit_estimate(name, [value for value in values if isinstance(value, Mapping)], seed)
     if any(isinstance(value, Mapping) for value in values):
         result = record_metric(name)([value for value in values if isinstance(value, Mapping)])
         low, high = wilson_interval(result.value * result.n, result.n)
         # Units (pairs, groups) with members outside a --limit are left out; say how many.
         return {**Estimate(result.value, result.n, low, high, "wilson").as_record(), "units_cut": result.cut}
     return estimate_mean([float(v) for v in values if v is not None and _is_number(v)], seed=seed).as_record()
+
+
+def unit_estimate(name: str, records: Sequence[Mapping[str, Any]], seed: int) -> dict[str, Any]:
+    """A unit metric (``harness.metrics.UNIT_METRICS``): n counts units (e.g. dialogues), and the
+    interval is over their values; a continuous one gets a bootstrap interval even when its
+    values happen to be 0 and 1 only, so it is never mistaken for a proportion."""
+    metric = UNIT_METRICS[name]
+    result = metric.units(records)
+    values = list(result.values.values())
+    if metric.continuous and values:
+        low, high = bootstrap_mean_interval(values, seed=seed)
+        estimate = Estimate(sum(values) / len(values), len(values), low, high, "bootstrap")
+    else:
+        estimate = estimate_mean(values, seed=seed)
+    return {**estimate.as_record(), "units_cut": result.cut}
 
 
 def group_metrics(
