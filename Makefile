@@ -40,7 +40,7 @@ export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 
-.PHONY: help install eval serve guard bench bench-guard bench-suite test test-slow check gate report leaderboard scorers clean-cache
+.PHONY: help install eval serve guard bench bench-guard bench-suite test test-slow check check-label-studio gate report leaderboard scorers clean-cache
 
 help:
 	@awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' Makefile
@@ -89,6 +89,19 @@ test-slow: install
 check: install
 	$(BIN)/ruff check harness tests scripts tasks
 	$(BIN)/mypy
+
+# An annotation package checked by Label Studio's own code (label-studio-sdk, in its own
+# environment .venv-label-studio: it pins libraries the project's cannot share): configurations
+# parse, rater tasks validate, and annotations Label Studio generates import with `mindgate`.
+LS_VENV ?= .venv-label-studio
+LS_OUT ?= $(or $(TMPDIR),/tmp)/mindgate-label-studio-check
+check-label-studio: install
+	@test -x $(LS_VENV)/bin/python || { $(PYTHON) -m venv $(LS_VENV) && $(LS_VENV)/bin/pip install -q label-studio-sdk==2.1.2; }
+	rm -rf $(LS_OUT) && mkdir -p $(LS_OUT)
+	$(BIN)/mindgate annotate export smollm2-135m-suite-v4 --n 8 --raters 2 --out $(LS_OUT)/package
+	$(LS_VENV)/bin/python scripts/check_label_studio.py $(LS_OUT)/package $(LS_OUT)/exports
+	$(BIN)/mindgate annotate import $(LS_OUT)/exports/*.json --manifest $(LS_OUT)/package/manifest.json \
+		--db $(LS_OUT)/labels.db
 
 gate: install
 	@test -n "$(BASELINE)" || { echo "usage: make gate BASELINE=<run> [CANDIDATE=<run> | MODEL=... ADAPTER=name=path]"; exit 2; }
