@@ -94,7 +94,7 @@ check: install
 # environment .venv-label-studio: it pins libraries the project's cannot share): configurations
 # parse, rater tasks validate, and annotations Label Studio generates import with `mindgate`.
 LS_VENV ?= .venv-label-studio
-LS_OUT ?= $(or $(TMPDIR),/tmp)/mindgate-label-studio-check
+LS_OUT ?= reports/label-studio-check
 check-label-studio: install
 	@test -x $(LS_VENV)/bin/python || { $(PYTHON) -m venv $(LS_VENV) && $(LS_VENV)/bin/pip install -q label-studio-sdk==2.1.2; }
 	rm -rf $(LS_OUT) && mkdir -p $(LS_OUT)
