@@ -9,7 +9,8 @@ curated data with the same LoRA and optimizer settings (no gate, no tracking):
   the reward model's held-out figures; RL's shaped reward, Lagrangian and monitor);
 - plain TRL: a short script that builds the same SFTTrainer / DPOTrainer / RewardTrainer /
   GRPOTrainer / RLOOTrainer / PPOTrainer with PEFT's LoraConfig and calls `train()` and
-  `save_model()`.
+  `save_model()` (for PPO, whose `save_model()` fails with the pinned transformers, the LoRA
+  policy's own `save_pretrained()`).
 
 They alternate for --rounds rounds. Reported per side: seconds per optimizer step (TRL's
 `train_runtime` / steps), whole-process wall time and peak resident memory (`/usr/bin/time -v`),
@@ -199,7 +200,11 @@ else:
     trainer = trainer_cls(model=model_dir, reward_funcs=helpfulness, args=args, train_dataset=Dataset.from_list(data),
                           processing_class=tokenizer, peft_config=lora)
 trainer.train()
-trainer.save_model(out + "/adapter")
+if kind == "ppo":  # TRL's PPOTrainer.save_model fails with the pinned transformers: save the LoRA policy itself
+    policy = trainer.model.policy if hasattr(trainer.model, "policy") else trainer.model
+    policy.save_pretrained(out + "/adapter", safe_serialization=True)
+else:
+    trainer.save_model(out + "/adapter")
 runtime = next((e["train_runtime"] for e in reversed(trainer.state.log_history) if "train_runtime" in e), None)
 print("BENCH " + json.dumps({"steps": trainer.state.global_step, "train_runtime": runtime}))
 """
@@ -212,7 +217,9 @@ def _timed(command: list[str], env: dict[str, str], done: Path | None = None) ->
     rejected (a reward model under its accuracy floor) or stopped (RL)."""
     result = subprocess.run(["/usr/bin/time", "-v", *command], capture_output=True, text=True, env=env, cwd=PROJECT)
     if result.returncode != 0 and not (result.returncode == 1 and done is not None and done.is_file()):
-        raise SystemExit(f"failed: {' '.join(command)}\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
+        # /usr/bin/time -v appends its report to stderr; show the process's own last lines above it
+        own = result.stderr.split("\tCommand being timed:")[0]
+        raise SystemExit(f"failed: {' '.join(command[:3])} ... (exit {result.returncode})\n{result.stdout[-2000:]}\n{own[-6000:]}")
     wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)", result.stderr)
     assert wall is not None
     seconds = int(wall.group(1) or 0) * 3600 + int(wall.group(2)) * 60 + float(wall.group(3))

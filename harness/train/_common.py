@@ -12,6 +12,7 @@ the last one.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import platform
@@ -543,6 +544,17 @@ def gate_adapter(adapter_dir: Path, config: LoraTrainConfig, console: Console) -
     return int(gated.decision.exit_code)
 
 
+def release_trainer(trainer: Any) -> None:
+    """Drop the trainer's references to the model, optimizer and data loaders (accelerate keeps
+    its own), so that the evaluation after training does not hold two copies of the model."""
+    accelerator = getattr(trainer, "accelerator", None)
+    if accelerator is not None:
+        accelerator.free_memory()
+    for name in ("model", "model_wrapped", "optimizer", "lr_scheduler", "ref_model", "reward_model", "value_model"):
+        if hasattr(trainer, name):
+            setattr(trainer, name, None)
+
+
 def run_training(
     kind: str,
     config: LoraTrainConfig,
@@ -551,11 +563,14 @@ def run_training(
     build_trainer: Callable[[list[str]], tuple[Any, Any, Any]],
     extra: dict[str, Any],
     finish: Callable[[Path], int | None] | None = None,
+    keep_trainer: bool = False,
 ) -> TrainResult:
     """Track, train (resuming from the last checkpoint), record, save, gate: the same for every
     trainer. ``build_trainer(report_to)`` returns (TRL trainer, resolved base, resolved parent);
     ``finish(adapter_dir)``, when given, decides instead of the suite's gate (a reward model is
-    accepted by its held-out accuracy) and returns 0 (accepted), 1 (rejected) or None (no verdict)."""
+    accepted by its held-out accuracy) and returns 0 (accepted), 1 (rejected) or None (no verdict).
+    The trainer is released before ``finish`` and the gate unless ``keep_trainer`` (then ``finish``
+    must call ``release_trainer`` once it no longer needs the trained model)."""
     from harness.train._tracking import tracking
 
     started = time.monotonic()
@@ -577,6 +592,10 @@ def run_training(
         record = base_record(kind, config, base, parent, data, trainer, started, {**extra, **tracked})
         adapter_dir = save_adapter(trainer, final, checkpoints, record)
         console.print(f"adapter saved: {adapter_dir}", markup=False, highlight=False, soft_wrap=True)
+        if not keep_trainer:  # the evaluation after training loads the saved adapter afresh
+            release_trainer(trainer)
+            del trainer
+            gc.collect()
         if finish is not None:
             code: int | None = finish(adapter_dir)
         else:

@@ -22,6 +22,7 @@ record and printed.
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ from harness.train._common import (
     json_row,
     load_policy,
     read_curated,
+    release_trainer,
     run_training,
     training_arguments,
 )
@@ -401,6 +403,10 @@ def train_rl(config: RLTrainConfig, console: Console | None = None) -> TrainResu
         record["rl"] = {**record.get("rl", {}), "monitor": outcome["monitor"], "stopped": outcome["stopped"]}
         record_path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         print(_monitor_text(outcome["monitor"]), flush=True)
+        release_trainer(trainer)  # the gate's evaluation loads the saved adapter afresh
+        held.clear()
+        del trainer
+        gc.collect()
         if outcome["stopped"] is not None:
             stop = outcome["stopped"]
             verdict = {
@@ -427,7 +433,9 @@ def train_rl(config: RLTrainConfig, console: Console | None = None) -> TrainResu
             "kl_curve": outcome["kl_curve"],
         }
     }
-    return run_training(f"rl-{config.algorithm}", config, console, data, build, extra, finish=finish)
+    return run_training(
+        f"rl-{config.algorithm}", config, console, data, build, extra, finish=finish, keep_trainer=True
+    )
 
 
 def _monitor_text(monitor: dict[str, Any]) -> str:
