@@ -484,7 +484,7 @@ def main() -> int:
         "- reward: `mindgate train reward --objective helpfulness`; plain TRL's RewardTrainer (LoRA, task_type "
         "SEQ_CLS) trains on the same pairs (those mindgate does not hold out). After training mindgate loads the "
         "trained model again and scores the held-out pairs: that is in its wall time, and in its peak RSS if it "
-        "exceeds the training peak (the trainer is still in memory then).",
+        "exceeds the training peak (the trainer is released first).",
         f"- grpo, rloo, ppo: the reward of both sides is one helpfulness model trained first ({REWARD_MODEL_STEPS} "
         "steps, not timed), no cost model; plain TRL scores each sampled reply with it through "
         "`harness.train._reward_model.RewardModel`. The RL prompts are the curated SFT prompts; settings: "
