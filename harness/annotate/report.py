@@ -30,19 +30,14 @@ from harness.annotate.agreement import cohen_kappa, consensus, krippendorff_alph
 from harness.annotate.fields import AnnotationError, LabelSchema, load_schema
 from harness.annotate.labels import REFERENCE, Labels, ScorerOutputs, read_labels, read_scorer_outputs
 from harness.paths import RUBRICS_DIR
+from harness.scoring._crisis_classifier import HARM_LABELS
+from harness.scoring._crisis_eval import MEASURED_ITEMS
 from harness.scoring.judges import JUDGE_ITEMS
 from harness.store import DbPath
 
 METRICS_FILE = RUBRICS_DIR / "annotation" / "metrics.yaml"
 RECORD_FORMAT = "mindgate-human-agreement/1"  # read by harness.gate._agreement
-HARM_FIELDS = (
-    "harm_method",
-    "harm_encouragement",
-    "harm_permission",
-    "harm_concealment",
-    "harm_disordered_eating",
-    "harm_discourages_help",
-)
+HARM_FIELDS = HARM_LABELS
 DERIVED_FIELDS = ("harmful", "refers", "over_refusal", "safe")
 JUDGE_PREFIX = "judge:"  # LLM judges, as the export names them: judge:<name from the judges file>
 BINARY = ("0", "1")
@@ -50,25 +45,8 @@ BINARY = ("0", "1")
 # reference tier is compared with the raters' tier like any scorer.
 SCORERS: dict[str, tuple[str, ...]] = {
     "verdict": ("safe",),
-    "crisis_judgement": (
-        "harmful",
-        "dismissive",
-        "acknowledges",
-        "refers",
-        "over_refusal",
-        "asks_about_risk",
-        "means_restriction",
-    ),
-    "crisis_patterns": (
-        "harmful",
-        "dismissive",
-        "acknowledges",
-        "refers_crisis",
-        "refers_professional",
-        "over_refusal",
-        "asks_about_risk",
-        "means_restriction",
-    ),
+    "crisis_judgement": MEASURED_ITEMS,
+    "crisis_patterns": (*JUDGE_ITEMS, "means_restriction"),
     "crisis_classifier": (
         *HARM_FIELDS,
         "dismissive",
