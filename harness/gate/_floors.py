@@ -3,6 +3,9 @@
 A floor needs no baseline, so every run summary and report can open with them: each floor, the
 run's value, n, 95% interval, and whether it passes. A run of part of a task (``--limit``, or
 stopped by the gate) is judged on what it holds and says so: the gate itself would refuse it.
+On part of a task a floor fails only when it can no longer pass whatever the items not evaluated
+would give (or the gate stopped the run on it); a floor that misses its limit only because the
+interval of a few items is wide is ``undecided``, not failed.
 """
 
 from __future__ import annotations
@@ -14,9 +17,10 @@ from typing import Any, Literal
 
 from harness.gate._evidence import judge_floor
 from harness.gate._schema import FloorRule, GateRules
+from harness.gate._stop import floor_outlook
 from harness.gate._types import FloorEvidence
 
-FloorStatus = Literal["pass", "fail", "not_evaluated"]
+FloorStatus = Literal["pass", "fail", "undecided", "not_evaluated"]
 
 
 @dataclass(frozen=True)
@@ -30,8 +34,8 @@ class FloorCheck:
     @property
     def label(self) -> str:
         """The status as shown: a failure on part of a task is a failure; a pass on part is not final."""
-        if self.status == "pass" and self.partial:
-            return "pass (partial run)"
+        if self.status in ("pass", "undecided") and self.partial:
+            return f"{self.status} (partial run)"
         return self.status.replace("_", " ")
 
 
@@ -65,8 +69,30 @@ def _check(rule: FloorRule, record: Mapping[str, Any]) -> FloorCheck:
         )
     result = judge_floor(rule, estimate)
     status: FloorStatus = "pass" if result.verdict == "pass" else "fail"
-    evidence = result.evidence + (f" Partial run ({partial}): the gate would refuse it." if partial else "")
+    evidence = result.evidence
+    if partial and status == "fail" and not _failed_already(rule, estimate, record):
+        status = "undecided"
+        evidence += (
+            " The items not evaluated could still make it pass, so on this part of the task the floor is "
+            "undecided, not failed."
+        )
+    evidence += f" Partial run ({partial}): the gate would refuse it." if partial else ""
     return FloorCheck(rule, status, estimate, evidence, partial)
+
+
+def _failed_already(rule: FloorRule, estimate: FloorEvidence, record: Mapping[str, Any]) -> bool:
+    """On part of a task: did the floor fail whatever the items not evaluated would give? Yes when
+    the gate stopped the run on it; for a proportion, when even all of those items being good
+    (each one counting) cannot bring value and bound within the limits. A continuous score cannot
+    be bounded that way: not failed yet."""
+    if rule.id in ((record.get("gate_stop") or {}).get("failed_floors") or {}):
+        return True
+    if rule.kind != "binary":
+        return False
+    evaluated, original = _item_counts(record, rule.task)
+    events = round(estimate.value * estimate.n)
+    outlook = floor_outlook(rule, [1.0] * events + [0.0] * (estimate.n - events), max(0, original - evaluated))
+    return outlook is not None and not outlook.passable
 
 
 def _tasks(record: Mapping[str, Any]) -> set[str]:
@@ -94,6 +120,12 @@ def _number(value: Any) -> float:
 
 def _partial(record: Mapping[str, Any], task: str) -> str | None:
     """ "k of N items" over the task's leaves when the run evaluated fewer items than they have."""
+    evaluated, original = _item_counts(record, task)
+    return f"{evaluated} of {original} items" if evaluated < original else None
+
+
+def _item_counts(record: Mapping[str, Any], task: str) -> tuple[int, int]:
+    """(items evaluated, items the task has) over the task's leaves."""
     subtasks = (record.get("lm_eval") or {}).get("group_subtasks") or {}
     leaves, pending = [], [task]
     while pending:
@@ -105,4 +137,4 @@ def _partial(record: Mapping[str, Any], task: str) -> str | None:
     infos = [(record.get("tasks") or {}).get(leaf) or {} for leaf in leaves]
     evaluated = sum(int(info.get("n_evaluated") or 0) for info in infos)
     original = sum(int(info.get("n_original") or info.get("n_evaluated") or 0) for info in infos)
-    return f"{evaluated} of {original} items" if evaluated < original else None
+    return evaluated, original

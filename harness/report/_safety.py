@@ -40,7 +40,7 @@ def floors_section(data: ReportData) -> str:
 
 
 def _floor_cell(check: FloorCheck) -> str:
-    css = {"pass": "pass", "fail": "fail", "not_evaluated": "not_applicable"}[check.status]
+    css = {"pass": "pass", "fail": "fail", "undecided": "warning", "not_evaluated": "not_applicable"}[check.status]
     verdict = f'<span class="{css}">{esc(check.label.upper())}</span>'
     if check.numbers is None:
         return verdict

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-_STATUS_STYLE = {"pass": "green", "fail": "bold red", "not_evaluated": "dim"}
+_STATUS_STYLE = {"pass": "green", "fail": "bold red", "undecided": "yellow", "not_evaluated": "dim"}
 
 
 def floors_table(record: Mapping[str, Any]) -> Table | str:

@@ -288,6 +288,27 @@ def load_policy(config: LoraTrainConfig, console: Console) -> tuple[Any, Any, An
     return model, tokenizer, peft_config, base, parent
 
 
+REFERENCE_ADAPTER = "reference"
+
+
+def add_reference_adapter(policy: Any) -> str:
+    """Add a frozen copy of a policy's adapter (``default``), to serve as the trainer's reference.
+
+    A policy that continues from a parent adapter starts at base + parent, so that is the model
+    its KL penalty and KL limit must measure against; switching the LoRA off would measure
+    against the bare base. (TRL's GRPO, RLOO and DPO trainers make such a copy themselves; its
+    experimental PPO trainer takes it by name, ``ref_adapter_name``.) Returns the copy's name;
+    :func:`save_adapter` writes only the trained adapter."""
+    policy.add_adapter(REFERENCE_ADAPTER, policy.peft_config["default"])
+    trained = dict(policy.named_parameters())
+    for name, parameter in trained.items():
+        if f".{REFERENCE_ADAPTER}." in name:
+            parameter.data.copy_(trained[name.replace(f".{REFERENCE_ADAPTER}.", ".default.")].data)
+            parameter.requires_grad_(False)
+    policy.set_adapter("default")
+    return REFERENCE_ADAPTER
+
+
 def adapter_paths(config: LoraTrainConfig) -> tuple[Path, Path]:
     """(final adapter directory, checkpoint directory); refuses to replace an adapter unless asked."""
     root = Path(config.output_dir)
@@ -390,7 +411,14 @@ def save_adapter(
     partial = final.with_name(f".{final.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
     try:
-        trainer.model.save_pretrained(str(partial), safe_serialization=True)
+        model = trainer.model
+        # only the trained adapter: a PEFT model may also hold a frozen reference copy (TRL's "ref",
+        # or add_reference_adapter's), which save_pretrained would write into a subfolder
+        adapters = list(getattr(model, "peft_config", None) or ())
+        only: dict[str, Any] = {"selected_adapters": ["default"]} if "default" in adapters and len(adapters) > 1 else {}
+        if adapters:  # LoRA on attention/MLP layers: the embeddings are the base model's, never saved
+            only["save_embedding_layers"] = False
+        model.save_pretrained(str(partial), safe_serialization=True, **only)
         _portable_adapter_config(partial / "adapter_config.json")
         (partial / "README.md").unlink(missing_ok=True)  # PEFT's model card names the base model's local path
         (partial / TRAINING_RECORD).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -9,7 +9,9 @@ evaluation (the first against ``gate_baseline``). Everything is written under
 ``<output_dir>/<name>/``: ``pipeline.json`` (the state of every stage), ``curated/<stage>/`` and
 ``adapters/<stage>/``.
 
-A rejected stage stops the pipeline with the gate's reasons (exit 1) unless ``continue_on_reject``.
+A rejected stage stops the pipeline with the gate's reasons (exit 1) unless ``continue_on_reject``;
+with it, later stages build on what was rejected (a policy on the rejected adapter, RL on a rejected
+reward or cost model), each marked as such in its record, and the exit code stays 1.
 A rerun skips every stage whose fingerprint (its kind, its resolved config, and the hashes of its
 data and of the stages it reads) matches a finished, accepted run, and resumes an interrupted
 stage from its last checkpoint (or gates an adapter that was saved but not yet gated). With
@@ -332,6 +334,7 @@ class _Runner:
         self.policy: str | None = None  # the last policy stage: the next one continues from it
         self.policy_rejected = False
         self.accepted_run: str | None = None  # evaluation of the last accepted policy stage: the next gate's baseline
+        self.rejected: set[str] = set()  # stages rejected so far (only reached by later ones with continue_on_reject)
 
     def say(self, text: str) -> None:
         self.console.print(text, markup=False, highlight=False, soft_wrap=True)
@@ -433,6 +436,8 @@ class _Runner:
         return output.exists() and before.get("output_sha256") == path_digest(output)
 
     def after(self, stage: Stage, status: str, run_id: str | None) -> None:
+        if status == "rejected":
+            self.rejected.add(stage.name)
         if stage.kind in POLICY_KINDS:
             self.policy = stage.name
             self.policy_rejected = status == "rejected"
@@ -543,6 +548,10 @@ class _Runner:
             values["parent_adapter"] = str(self.outputs[self.policy]) if self.policy else None
             if self.policy and self.policy_rejected:
                 values["allow_rejected_parent"] = True  # only reached with continue_on_reject
+        if stage.kind == "rl" and any(
+            stage.set.get(key) in {f"@{name}" for name in self.rejected} for key in ("reward_model", "cost_model")
+        ):
+            values["allow_rejected_reward_model"] = True  # only reached with continue_on_reject
         if stage.kind in POLICY_KINDS and "gate_baseline" not in stage.set:
             # gated against the evaluation of the previous accepted stage (the first against the baseline)
             values["gate_baseline"] = self.accepted_run or self.config.gate_baseline

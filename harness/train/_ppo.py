@@ -101,9 +101,10 @@ def build_ppo(
     callbacks: list[Any],
 ) -> Any:
     """A PPO trainer on the chat-formatted messages; ``args`` are the shared TrainingArguments fields."""
-    import torch
     from datasets import Dataset
-    from transformers import AutoModelForSequenceClassification
+
+    from harness.train._common import add_reference_adapter
+    from harness.train._reward_model import load_seqcls_base
 
     trainer_cls, config_cls = ppo_classes()
     tokenizer.padding_side = "left"
@@ -116,8 +117,13 @@ def build_ppo(
         ids = tokenizer(text, add_special_tokens=False)["input_ids"]
         prompts[tuple(ids)] = message
         rows.append({"input_ids": ids})
-    value_model = AutoModelForSequenceClassification.from_pretrained(base_path, num_labels=1, dtype=torch.float32)
-    value_model.config.pad_token_id = tokenizer.pad_token_id
+    value_model = load_seqcls_base(base_path, tokenizer)
+    # a policy continuing from a parent adapter is measured against base + parent, not the bare base
+    reference = (
+        {}
+        if peft_config is not None
+        else {"model_adapter_name": "default", "ref_adapter_name": add_reference_adapter(model)}
+    )
     per_step = config.batch_size * config.gradient_accumulation_steps
     episodes = config.max_steps * per_step if config.max_steps > 0 else int(config.epochs * len(rows))
     ppo_args = config_cls(
@@ -137,6 +143,7 @@ def build_ppo(
         # its checkpoint save fails (PPOTrainer skips Trainer.__init__, which sets an attribute
         # Trainer.save_model reads). The finished adapter is saved by the harness as for any trainer.
         save_strategy="no",
+        **reference,
     )
 
     class ConstrainedPPOTrainer(trainer_cls):  # type: ignore[misc,valid-type]
@@ -154,7 +161,7 @@ def build_ppo(
         args=ppo_args,
         processing_class=tokenizer,
         model=model,
-        ref_model=None,  # the policy with its LoRA switched off
+        ref_model=None,  # the policy with its LoRA switched off, or the parent adapter's frozen copy
         reward_model=TextReward(shaped, tokenizer, prompts),
         train_dataset=Dataset.from_list(rows),
         value_model=value_model,

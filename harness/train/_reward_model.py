@@ -45,11 +45,29 @@ def encode(tokenizer: Any, prompt: str, reply: str, max_length: int, max_prompt_
 
 
 def load_seqcls_base(base_path: Path, tokenizer: Any) -> Any:
-    """The base model with a one-output score head (random until trained or loaded)."""
+    """The base model with a one-output score head (random until trained or loaded).
+
+    transformers reports the new ``score`` head as missing weights on every load; that is expected
+    here and is not shown. Any other missing or unexpected weight means the base checkpoint does not
+    fit its architecture, and is an error naming the weights."""
     import torch
     from transformers import AutoModelForSequenceClassification
+    from transformers.utils import logging as hf_logging
 
-    model = AutoModelForSequenceClassification.from_pretrained(base_path, num_labels=1, dtype=torch.float32)
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        model, info = AutoModelForSequenceClassification.from_pretrained(
+            base_path, num_labels=1, dtype=torch.float32, output_loading_info=True
+        )
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    missing = [key for key in info.get("missing_keys", ()) if not key.startswith("score.")]
+    if missing:
+        raise RewardModelError(
+            f"{base_path}: the base model's checkpoint lacks weights its architecture needs "
+            f"({', '.join(sorted(missing)[:5])}{' ...' if len(missing) > 5 else ''}); use a complete checkpoint"
+        )
     model.config.pad_token_id = tokenizer.pad_token_id
     return model
 
@@ -116,6 +134,8 @@ class RewardModel:
             "content_hash": adapter.content_hash,
             "objective": self.objective,
             "base_model": self.record["base_model"]["name"],
+            # False when used although not accepted (allow_rejected_reward_model): the record says so
+            "accepted": bool((self.verdict or {}).get("accepted")),
         }
         self.tokenizer = AutoTokenizer.from_pretrained(base.path)
         if self.tokenizer.pad_token is None:

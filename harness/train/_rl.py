@@ -10,7 +10,8 @@ Stops, with the adapter kept and marked as rejected in its ``gate.json``:
 - lambda above ``lambda_max``: the cost stays above the limit whatever the reward (a limit the
   policy cannot meet, or a cost model that calls everything harmful);
 - the policy's KL to the reference above ``kl_limit``: the policy ran away from the model it
-  started from (TRL's reference: the policy with the LoRA switched off).
+  started from (the reference: the base model, or base + parent adapter when the policy continues
+  from one, held as a frozen copy of that adapter).
 
 Reward hacking made visible: before and after training the policy answers the same monitor
 messages (the crisis judgement's tune split, never used by the reward models' training) greedily;
@@ -342,6 +343,14 @@ def train_rl(config: RLTrainConfig, console: Console | None = None) -> TrainResu
     strict = not config.allow_rejected_reward_model
     reward = RewardModel(config.reward_model, require_accepted=strict)
     cost = RewardModel(config.cost_model, require_accepted=strict) if config.cost_model else None
+    for used in (reward, cost):
+        if used is not None and not used.identity["accepted"]:
+            console.print(
+                f"warning: {used.path.name} was not accepted ({'; '.join((used.verdict or {}).get('reasons') or [])}); "
+                "used because allow_rejected_reward_model is set, and recorded as such",
+                markup=False,
+                highlight=False,
+            )
     if cost is not None and cost.objective != "safety":
         raise DataFormatError(f"cost_model {config.cost_model}: a {cost.objective} model; the cost is a safety model")
     monitor = monitor_set(config)
@@ -433,9 +442,7 @@ def train_rl(config: RLTrainConfig, console: Console | None = None) -> TrainResu
             "kl_curve": outcome["kl_curve"],
         }
     }
-    return run_training(
-        f"rl-{config.algorithm}", config, console, data, build, extra, finish=finish, keep_trainer=True
-    )
+    return run_training(f"rl-{config.algorithm}", config, console, data, build, extra, finish=finish, keep_trainer=True)
 
 
 def _monitor_text(monitor: dict[str, Any]) -> str:

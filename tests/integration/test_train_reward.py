@@ -233,3 +233,51 @@ def test_a_policy_whose_kl_explodes_is_stopped_and_kept_marked(trained: tuple[Pa
     assert json.loads((adapter / "gate.json").read_text())["stopped_early"] == "kl_exploded"
     record = json.loads((adapter / "training.json").read_text())
     assert record["steps"] < 5 and record["rl"]["kl_curve"][-1]["kl"] > 1.0e-9
+
+
+def _parent_adapter(path: Path) -> Path:
+    """A LoRA adapter far from the base model (random B matrices): its own training record, no gate."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from harness.models import resolve_model
+
+    base = resolve_model("smollm2-135m-instruct")
+    model = AutoModelForCausalLM.from_pretrained(base.path, dtype=torch.float32)
+    peft = get_peft_model(
+        model, LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")
+    )
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, parameter in peft.named_parameters():
+            if "lora_B" in name:
+                parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.05)
+    peft.save_pretrained(str(path))
+    return path
+
+
+@pytest.mark.parametrize("algorithm", ["grpo", "ppo"])
+def test_a_policy_continuing_from_a_parent_is_held_to_base_plus_parent(
+    trained: tuple[Path, str], tmp_path: Path, algorithm: str
+) -> None:
+    from safetensors.torch import load_file
+
+    model_dir, output = trained
+    assert output.startswith("0\n"), output
+    parent = _parent_adapter(tmp_path / "parent")
+    name = f"child-{algorithm}"
+    path = _rl_config(tmp_path, model_dir, algorithm=algorithm, name=name, parent_adapter=str(parent), max_steps=2)
+    result = _train_rl(path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    adapter = tmp_path / "adapters" / name
+    record = json.loads((adapter / "training.json").read_text())
+    # measured before the first update, the policy is its reference: KL 0 against base + parent
+    # (against the bare base this parent is far away)
+    assert record["rl"]["kl_curve"][0]["kl"] == pytest.approx(0.0, abs=1e-4), record["rl"]["kl_curve"]
+    # only the trained adapter is written, not the frozen reference copy
+    assert sorted(p.name for p in adapter.iterdir() if p.is_dir()) == []
+    trained_weights = load_file(str(adapter / "adapter_model.safetensors"))
+    parent_weights = load_file(str(parent / "adapter_model.safetensors"))
+    assert set(trained_weights) == set(parent_weights)
+    assert any(float((trained_weights[k] - parent_weights[k]).abs().sum()) > 0 for k in parent_weights)

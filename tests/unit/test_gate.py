@@ -577,3 +577,22 @@ def test_crisis_metrics_judged_by_the_guards_own_layer_are_refused(tmp_path: Pat
     assert refused.value.exit_code == 2
     # the same run is fine for a rule that does not use the crisis judgement
     assert evaluate_gate(candidate, baseline, rules_file(tmp_path, QUIZ_NON_INFERIOR)).exit_code == 0
+
+
+def test_on_part_of_a_task_a_floor_fails_only_when_it_can_no_longer_pass(tmp_path: Path) -> None:
+    """0 harmful of 25: the interval is too wide for the limit, but 99 more items could narrow it
+    (undecided); with only 5 more to come it cannot (fail); a floor the gate stopped on is failed."""
+    from harness.gate import floor_checks, load_rules
+
+    rules = load_rules(rules_file(tmp_path, HARMFUL_FLOOR))
+    run = write_run(tmp_path, "run", {"mh_crisis": crisis_rows(n=25)})
+    record = json.loads((run / "run.json").read_text())
+    record["tasks"]["mh_crisis"]["n_original"] = 124
+    check = floor_checks(record, rules)[0]
+    assert (check.status, check.label) == ("undecided", "undecided (partial run)")
+    assert "could still make it pass" in check.evidence and check.partial == "25 of 124 items"
+    record["tasks"]["mh_crisis"]["n_original"] = 30
+    assert floor_checks(record, rules)[0].status == "fail"
+    record["tasks"]["mh_crisis"]["n_original"] = 124
+    record["gate_stop"] = {"failed_floors": {"no-harm": "stopped here"}}
+    assert floor_checks(record, rules)[0].status == "fail"

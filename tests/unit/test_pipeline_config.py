@@ -195,3 +195,37 @@ def test_the_shipped_pipeline_file_loads(tmp_path: Path, monkeypatch: pytest.Mon
     kinds = [stage.kind for stage in config.stages]
     assert kinds.index("sft") < kinds.index("dpo") < kinds.index("reward") < kinds.index("rl")
     assert any(name.startswith("../shared/data/") for name in inputs)
+
+
+def test_rl_on_a_rejected_reward_model_is_allowed_only_after_continue_on_reject(tmp_path: Path) -> None:
+    """With continue_on_reject a later RL stage uses a rejected reward model (marked so by the
+    trainer's record); a stage that reads only accepted models gets no such permission."""
+    from rich.console import Console
+
+    from harness.train._pipeline import _Runner
+
+    stages = [
+        {"name": name, "kind": "reward", "set": {"data": "x.jsonl", "objective": objective}}
+        for name, objective in (("helpful", "helpfulness"), ("safety", "safety"))
+    ] + [{"name": "rl", "kind": "rl", "set": {"data": "x.jsonl", "reward_model": "@helpful", "cost_model": "@safety"}}]
+    path = _write(
+        tmp_path,
+        {
+            "name": "p",
+            "output_dir": str(tmp_path / "out"),
+            "report_to": "none",
+            "continue_on_reject": True,
+            "stages": stages,
+        },
+    )
+    config = load_pipeline(path)
+    runner = _Runner(config, Console(file=None, quiet=True), ())
+    rl = config.stages[-1]
+    for stage in config.stages[:2]:
+        runner.outputs[stage.name] = tmp_path / "out" / stage.name
+    runner.after(config.stages[1], "accepted", None)
+    assert "allow_rejected_reward_model" not in runner.trainer_settings(rl)[0]
+    runner.after(config.stages[0], "rejected", None)
+    settings = runner.trainer_settings(rl)[0]
+    assert settings["allow_rejected_reward_model"] is True
+    assert settings["reward_model"] == str(tmp_path / "out" / "helpful")
