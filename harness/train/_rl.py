@@ -353,6 +353,16 @@ def train_rl(config: RLTrainConfig, console: Console | None = None) -> TrainResu
             )
     if cost is not None and cost.objective != "safety":
         raise DataFormatError(f"cost_model {config.cost_model}: a {cost.objective} model; the cost is a safety model")
+    limit_check = _cost_limit_check(config.cost_limit, cost)
+    if limit_check and limit_check["below_safe_mean"]:
+        console.print(
+            f"warning: cost_limit {config.cost_limit:g} is below the cost model's mean P(harmful) on replies labelled "
+            f"safe ({limit_check['mean_cost_safe']:.3f}, n = {limit_check['n']} in its calibration check): even safe "
+            "replies exceed it, so lambda will rise at every step until lambda_max stops the run. Raise cost_limit "
+            "towards that figure, or train a sharper cost model",
+            markup=False,
+            highlight=False,
+        )
     monitor = monitor_set(config)
     lagrangian = Lagrangian(config.cost_limit, config.lambda_lr, config.lambda_max, config.lambda_init)
     shaped = ConstrainedReward(reward, cost, lagrangian)
@@ -436,6 +446,7 @@ def train_rl(config: RLTrainConfig, console: Console | None = None) -> TrainResu
             "algorithm": config.algorithm,
             "reward_model": reward.identity,
             "cost_model": None if cost is None else cost.identity,
+            "cost_limit_check": limit_check,
             "prompts": len(rows),
             "lagrangian": lagrangian.history,
             "reward_curve": outcome["reward_curve"],
@@ -443,6 +454,22 @@ def train_rl(config: RLTrainConfig, console: Console | None = None) -> TrainResu
         }
     }
     return run_training(f"rl-{config.algorithm}", config, console, data, build, extra, finish=finish, keep_trainer=True)
+
+
+def _cost_limit_check(limit: float, cost: Any) -> dict[str, Any] | None:
+    """The limit against what the cost model gives replies people labelled safe (its calibration
+    check): a limit below that mean is one even safe replies exceed on average."""
+    check = ((cost.record.get("calibration") or {}).get("check") or {}) if cost is not None else {}
+    safe_mean = check.get("mean_cost_safe")
+    if not isinstance(safe_mean, int | float):
+        return None
+    return {
+        "cost_limit": limit,
+        "mean_cost_safe": safe_mean,
+        "mean_cost_harmful": check.get("mean_cost_harmful"),
+        "n": check.get("n"),
+        "below_safe_mean": limit < safe_mean,
+    }
 
 
 def _monitor_text(monitor: dict[str, Any]) -> str:

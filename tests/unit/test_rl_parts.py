@@ -175,3 +175,18 @@ def test_ppo_config_does_not_need_grpo_generations(tmp_path: Path) -> None:
     path.write_text("data: x\nreward_model: r\nalgorithm: ppo\nppo_epochs: 0\n")
     with pytest.raises(TrainConfigError, match="ppo_epochs"):
         load_config(RLTrainConfig, path)
+
+
+def test_a_cost_limit_below_what_safe_replies_cost_is_called_out() -> None:
+    from types import SimpleNamespace
+
+    from harness.train._rl import _cost_limit_check
+
+    check = {"mean_cost_safe": 0.245, "mean_cost_harmful": 0.314, "n": 617}
+    cost = SimpleNamespace(record={"calibration": {"a": 1.0, "b": 0.0, "check": check}})
+    low = _cost_limit_check(0.05, cost)
+    assert low is not None and low["below_safe_mean"] is True and low["n"] == 617
+    high = _cost_limit_check(0.3, cost)
+    assert high is not None and high["below_safe_mean"] is False
+    assert _cost_limit_check(0.05, None) is None
+    assert _cost_limit_check(0.05, SimpleNamespace(record={})) is None
