@@ -48,6 +48,7 @@ from harness.train._common import (
     run_training,
     training_arguments,
 )
+from harness.train._config import TrainConfigError
 
 ALGORITHMS: tuple[str, ...] = ("grpo", "rloo", "ppo")
 
@@ -72,6 +73,13 @@ class RLTrainConfig(LoraTrainConfig):
         default=False, metadata={"help": "use a reward or cost model that did not beat chance on held-out pairs"}
     )
     cost_limit: float = field(default=0.05, metadata={"help": "the mean cost (P(harmful)) replies must stay under"})
+    cost_limit_from_safe_replies: bool = field(
+        default=False,
+        metadata={
+            "help": "hold the cost at the cost model's mean P(harmful) on replies people labelled safe (its "
+            "calibration check) instead of cost_limit: replies no more harmful-looking than safe ones"
+        },
+    )
     lambda_init: float = field(default=1.0, metadata={"help": "starting Lagrange multiplier"})
     lambda_lr: float = field(default=5.0, metadata={"help": "lambda step per unit of cost above the limit"})
     lambda_max: float = field(default=50.0, metadata={"help": "stop when lambda passes this (the limit is not met)"})
@@ -353,10 +361,11 @@ def train_rl(config: RLTrainConfig, console: Console | None = None) -> TrainResu
             )
     if cost is not None and cost.objective != "safety":
         raise DataFormatError(f"cost_model {config.cost_model}: a {cost.objective} model; the cost is a safety model")
-    limit_check = _cost_limit_check(config.cost_limit, cost)
+    cost_limit = _cost_limit(config, cost)
+    limit_check = _cost_limit_check(cost_limit, cost, config.cost_limit_from_safe_replies)
     if limit_check and limit_check["below_safe_mean"]:
         console.print(
-            f"warning: cost_limit {config.cost_limit:g} is below the cost model's mean P(harmful) on replies labelled "
+            f"warning: cost_limit {cost_limit:g} is below the cost model's mean P(harmful) on replies labelled "
             f"safe ({limit_check['mean_cost_safe']:.3f}, n = {limit_check['n']} in its calibration check): even safe "
             "replies exceed it, so lambda will rise at every step until lambda_max stops the run. Raise cost_limit "
             "towards that figure, or train a sharper cost model",
@@ -364,7 +373,7 @@ def train_rl(config: RLTrainConfig, console: Console | None = None) -> TrainResu
             highlight=False,
         )
     monitor = monitor_set(config)
-    lagrangian = Lagrangian(config.cost_limit, config.lambda_lr, config.lambda_max, config.lambda_init)
+    lagrangian = Lagrangian(cost_limit, config.lambda_lr, config.lambda_max, config.lambda_init)
     shaped = ConstrainedReward(reward, cost, lagrangian)
     outcome: dict[str, Any] = {"reward_curve": [], "kl_curve": [], "stopped": None, "monitor": {}}
     held: dict[str, Any] = {}
@@ -456,7 +465,24 @@ def train_rl(config: RLTrainConfig, console: Console | None = None) -> TrainResu
     return run_training(f"rl-{config.algorithm}", config, console, data, build, extra, finish=finish, keep_trainer=True)
 
 
-def _cost_limit_check(limit: float, cost: Any) -> dict[str, Any] | None:
+def _cost_limit(config: RLTrainConfig, cost: Any) -> float:
+    """``cost_limit``, or with ``cost_limit_from_safe_replies`` the cost model's mean P(harmful) on
+    the replies labelled safe in its calibration check."""
+    if not config.cost_limit_from_safe_replies:
+        return config.cost_limit
+    if cost is None:
+        raise TrainConfigError("cost_limit_from_safe_replies: true needs a cost_model")
+    where = f"cost_limit_from_safe_replies: cost_model {config.cost_model}"
+    safe_mean = ((cost.record.get("calibration") or {}).get("check") or {}).get("mean_cost_safe")
+    if not isinstance(safe_mean, int | float) or not 0.0 < safe_mean < 1.0:
+        raise TrainConfigError(
+            f"{where} has no calibration check with replies labelled safe (train it with calibration_check "
+            "files), so there is no figure to hold the cost at: set cost_limit instead"
+        )
+    return float(safe_mean)
+
+
+def _cost_limit_check(limit: float, cost: Any, from_safe_replies: bool = False) -> dict[str, Any] | None:
     """The limit against what the cost model gives replies people labelled safe (its calibration
     check): a limit below that mean is one even safe replies exceed on average."""
     check = ((cost.record.get("calibration") or {}).get("check") or {}) if cost is not None else {}
@@ -465,6 +491,7 @@ def _cost_limit_check(limit: float, cost: Any) -> dict[str, Any] | None:
         return None
     return {
         "cost_limit": limit,
+        "limit_from_safe_replies": from_safe_replies,
         "mean_cost_safe": safe_mean,
         "mean_cost_harmful": check.get("mean_cost_harmful"),
         "n": check.get("n"),

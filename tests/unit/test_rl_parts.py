@@ -190,3 +190,21 @@ def test_a_cost_limit_below_what_safe_replies_cost_is_called_out() -> None:
     assert high is not None and high["below_safe_mean"] is False
     assert _cost_limit_check(0.05, None) is None
     assert _cost_limit_check(0.05, SimpleNamespace(record={})) is None
+
+
+def test_the_cost_limit_can_be_what_safe_replies_cost() -> None:
+    from types import SimpleNamespace
+
+    from harness.train._rl import _cost_limit
+
+    check = {"mean_cost_safe": 0.245, "mean_cost_harmful": 0.314, "n": 617}
+    cost = SimpleNamespace(record={"calibration": {"a": 1.0, "b": 0.0, "check": check}})
+    fields = {"data": "x.jsonl", "reward_model": "r", "cost_model": "c"}
+    fixed = load_config(RLTrainConfig, None, fields)
+    assert _cost_limit(fixed, cost) == 0.05
+    relative = load_config(RLTrainConfig, None, {**fields, "cost_limit_from_safe_replies": True})
+    assert _cost_limit(relative, cost) == 0.245
+    with pytest.raises(TrainConfigError, match="no calibration check with replies labelled safe"):
+        _cost_limit(relative, SimpleNamespace(record={"calibration": {"a": 1.0, "b": 0.0}}))
+    with pytest.raises(TrainConfigError, match="needs a cost_model"):
+        _cost_limit(relative, None)
