@@ -232,11 +232,15 @@ def monitor_set(config: RLTrainConfig) -> list[tuple[str, str]]:
 
 
 def greedy_replies(model: Any, tokenizer: Any, messages: list[str], max_new_tokens: int) -> list[str]:
+    """Greedy replies, in eval mode: a policy loaded from a parent adapter for training is in train
+    mode, and its LoRA dropout would make "greedy" replies differ from run to run."""
     import torch
 
     replies: list[str] = []
     side = tokenizer.padding_side
     tokenizer.padding_side = "left"
+    training = model.training
+    model.eval()
     try:
         for start in range(0, len(messages), 8):
             chunk = messages[start : start + 8]
@@ -255,6 +259,7 @@ def greedy_replies(model: Any, tokenizer: Any, messages: list[str], max_new_toke
             replies.extend(tokenizer.decode(row[width:], skip_special_tokens=True).strip() for row in out)
     finally:
         tokenizer.padding_side = side
+        model.train(training)
     return replies
 
 
