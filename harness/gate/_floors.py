@@ -33,7 +33,8 @@ class FloorCheck:
 
     @property
     def label(self) -> str:
-        """The status as shown: a failure on part of a task is a failure; a pass on part is not final."""
+        """The status as shown: a failure on part of a task is final (it cannot pass any more); a pass
+        or an undecided floor on part of a task is marked as such."""
         if self.status in ("pass", "undecided") and self.partial:
             return f"{self.status} (partial run)"
         return self.status.replace("_", " ")

@@ -48,8 +48,8 @@ def load_seqcls_base(base_path: Path, tokenizer: Any) -> Any:
     """The base model with a one-output score head (random until trained or loaded).
 
     transformers reports the new ``score`` head as missing weights on every load; that is expected
-    here and is not shown. Any other missing or unexpected weight means the base checkpoint does not
-    fit its architecture, and is an error naming the weights."""
+    here and is not shown. Any other missing weight means the base checkpoint does not fit its
+    architecture, and is an error naming the weights."""
     import torch
     from transformers import AutoModelForSequenceClassification
     from transformers.utils import logging as hf_logging

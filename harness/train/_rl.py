@@ -135,8 +135,9 @@ class Lagrangian:
         if self.value > self.ceiling:
             raise LagrangeDivergedError(
                 f"lambda reached {self.value:.2f} (above lambda_max {self.ceiling}) at step {step}: the replies' mean "
-                f"cost stays above cost_limit {self.limit} (last {mean_cost:.3f}). Raise cost_limit, start from a "
-                "safer policy, or check the cost model's calibration"
+                f"cost stays above the limit {self.limit:g} (last {mean_cost:.3f}). Raise cost_limit (it applies when "
+                "cost_limit_from_safe_replies is false), start from a safer policy, or check the cost model's "
+                "calibration"
             )
         return self.value
 
