@@ -7,7 +7,10 @@
   only the positions whose log-probabilities are needed get logits. lm-eval's own ``HFLM``
   shares work only between one-token options, and computes the vocabulary logits of every
   position;
-- generation runs in batches of ``generation_batch_size`` (lm-eval's code, another batch size);
+- generation runs in batches of ``generation_batch_size`` (lm-eval's code, another batch size),
+  with grouped-query attention that reads the shared key/value heads in place and a cache that
+  grows in place, instead of two copies of the whole cache at every step
+  (``harness.backends._generation``; the logits are the same bit for bit);
 - a context's tokenisation is reused for its other options.
 
 Everything else (the request cache's hook, truncation from the left, the float32 log-softmax,
@@ -30,6 +33,7 @@ from lm_eval.api.registry import register_model
 from lm_eval.models.huggingface import HFLM
 
 from harness.backends import SHARED_PREFIX_MODEL
+from harness.backends._generation import GrowingCache, generation_attention, growing_cache_fits
 from harness.backends._prefix_plan import (
     PackedRow,
     ScoredSequence,
@@ -174,8 +178,13 @@ class SharedPrefixHFLM(HFLM):
         return tuple(super().tok_encode(string, add_special_tokens))
 
     def generate_until(self, requests: list[Any], disable_tqdm: bool = False) -> list[str]:
-        with self._batch_size_for_generation():
+        with self._batch_size_for_generation(), generation_attention(self.model):
             return list(super().generate_until(requests, disable_tqdm=disable_tqdm))
+
+    def _model_generate(self, context: torch.Tensor, max_length: int, stop: list[str], **generation_kwargs: Any) -> Any:
+        if self.backend == "causal" and "past_key_values" not in generation_kwargs and growing_cache_fits(self.model):
+            generation_kwargs["past_key_values"] = GrowingCache()
+        return super()._model_generate(context, max_length, stop, **generation_kwargs)
 
     @contextlib.contextmanager
     def _batch_size_for_generation(self) -> Iterator[None]:
