@@ -3,8 +3,8 @@
 The suite's wall time on this 2-core CPU is the figure a user waits for (goal: at most 15
 minutes). The run's own stage timing (run.json: model load, log-likelihood, generation, scoring,
 aggregation, store) says where the time goes. With --before, the same suite is also run the way
-mindgate ran it before the speed work (lm-eval's own hf scoring, generation in batches of 16:
-``--no-shared-prefix --generation-batch-size 16``), alternating with the fast run, and every item's
+mindgate ran it before the speed work (lm-eval's own hf scoring and generation, in batches of
+16: ``--no-shared-prefix --generation-batch-size 16``), alternating with the fast run, and every item's
 answers of the two runs are compared: multiple choice within 1e-4 with the same choice, greedy
 replies byte for byte (sampled replies, mh_toxicity, are compared but not required to match:
 another batch draws other random numbers).
@@ -155,7 +155,7 @@ def markdown(r: dict[str, Any]) -> str:
     answers = r.get("answers")
     same = "not compared (run with --before)" if answers is None else f"**{answers['same_answers']}**"
     before_line = (
-        f"- before (lm-eval's own hf scoring, generation batches of 16): {_minutes(before['process_s'])}; "
+        f"- before (lm-eval's own hf scoring and generation, batches of 16): {_minutes(before['process_s'])}; "
         f"fast / before: **{r['ratio_fast_over_before']:.3f}**"
         if before
         else "- before: not run (`make bench-suite BEFORE=1`)"

@@ -219,7 +219,9 @@ def _timed(command: list[str], env: dict[str, str], done: Path | None = None) ->
     if result.returncode != 0 and not (result.returncode == 1 and done is not None and done.is_file()):
         # /usr/bin/time -v appends its report to stderr; show the process's own last lines above it
         own = result.stderr.split("\tCommand being timed:")[0]
-        raise SystemExit(f"failed: {' '.join(command[:3])} ... (exit {result.returncode})\n{result.stdout[-2000:]}\n{own[-6000:]}")
+        raise SystemExit(
+            f"failed: {' '.join(command[:3])} ... (exit {result.returncode})\n{result.stdout[-2000:]}\n{own[-6000:]}"
+        )
     wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)", result.stderr)
     assert wall is not None
     seconds = int(wall.group(1) or 0) * 3600 + int(wall.group(2)) * 60 + float(wall.group(3))

@@ -13,10 +13,11 @@
   (``harness.backends._generation``; the logits are the same bit for bit);
 - a context's tokenisation is reused for its other options.
 
-Everything else (the request cache's hook, truncation from the left, the float32 log-softmax,
-``is_greedy``) follows ``HFLM``; requests the trie path cannot take (encoder-decoder models,
-attention kernels that ignore a custom mask) go through ``HFLM`` unchanged. Registered in
-lm-eval's model registry as ``mindgate-hf``.
+``shared_prefix=False`` turns all three off: lm-eval's own code, for comparisons (except the
+generation batch size, which stays an option). Everything else (the request cache's hook,
+truncation from the left, the float32 log-softmax, ``is_greedy``) follows ``HFLM``; requests the
+trie path cannot take (encoder-decoder models, attention kernels that ignore a custom mask) go
+through ``HFLM`` unchanged. Registered in lm-eval's model registry as ``mindgate-hf``.
 """
 
 from __future__ import annotations
@@ -178,11 +179,19 @@ class SharedPrefixHFLM(HFLM):
         return tuple(super().tok_encode(string, add_special_tokens))
 
     def generate_until(self, requests: list[Any], disable_tqdm: bool = False) -> list[str]:
+        if not self.shared_prefix:  # lm-eval's own generation, as for log-likelihoods
+            with self._batch_size_for_generation():
+                return list(super().generate_until(requests, disable_tqdm=disable_tqdm))
         with self._batch_size_for_generation(), generation_attention(self.model):
             return list(super().generate_until(requests, disable_tqdm=disable_tqdm))
 
     def _model_generate(self, context: torch.Tensor, max_length: int, stop: list[str], **generation_kwargs: Any) -> Any:
-        if self.backend == "causal" and "past_key_values" not in generation_kwargs and growing_cache_fits(self.model):
+        if (
+            self.shared_prefix
+            and self.backend == "causal"
+            and "past_key_values" not in generation_kwargs
+            and growing_cache_fits(self.model)
+        ):
             generation_kwargs["past_key_values"] = GrowingCache()
         return super()._model_generate(context, max_length, stop, **generation_kwargs)
 

@@ -112,8 +112,8 @@ class EvalConfig:
         default=True,
         metadata={
             "help": "hf backend: compute each shared prefix once (a multiple-choice context for all its options, a "
-            "beginning several prompts share) with the same answers; --no-shared-prefix scores with lm-eval's own hf "
-            "model"
+            "beginning several prompts share) and generate without copying the key/value cache, with the same "
+            "answers; --no-shared-prefix runs lm-eval's own hf model for both (to compare)"
         },
     )
     generation_batch_size: int | None = field(
