@@ -13,11 +13,12 @@
   (``harness.backends._generation``; the logits are the same bit for bit);
 - a context's tokenisation is reused for its other options.
 
-``shared_prefix=False`` turns all three off: lm-eval's own code, for comparisons (except the
-generation batch size, which stays an option). Everything else (the request cache's hook,
-truncation from the left, the float32 log-softmax, ``is_greedy``) follows ``HFLM``; requests the
-trie path cannot take (encoder-decoder models, attention kernels that ignore a custom mask) go
-through ``HFLM`` unchanged. Registered in lm-eval's model registry as ``mindgate-hf``.
+``shared_prefix=False`` turns the first two off: lm-eval's own scoring and generation code, for
+comparisons (the generation batch size stays an option; remembered tokenisations change
+nothing). Everything else (the request cache's hook, truncation from the left, the float32
+log-softmax, ``is_greedy``) follows ``HFLM``; requests the trie path cannot take
+(encoder-decoder models, attention kernels that ignore a custom mask) go through ``HFLM``
+unchanged. Registered in lm-eval's model registry as ``mindgate-hf``.
 """
 
 from __future__ import annotations
