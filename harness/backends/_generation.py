@@ -28,6 +28,7 @@ from typing import Any
 import torch
 from transformers import AttentionInterface
 from transformers.cache_utils import Cache, DynamicCache, DynamicLayer
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
 GQA_ATTENTION = "sdpa-gqa"
@@ -44,8 +45,14 @@ def _sdpa_gqa_forward(
     is_causal: bool | None = None,
     **kwargs: Any,
 ) -> tuple[torch.Tensor, None]:
-    causal = query.shape[2] > 1 and attention_mask is None and (is_causal if is_causal is not None else True)
     grouped = getattr(module, "num_key_value_groups", 1) > 1
+    if not grouped or kwargs.get("position_bias") is not None or kwargs.get("cache") is not None:
+        # nothing to gain, or a feature of transformers' sdpa this path does not carry: use it as is
+        return sdpa_attention_forward(
+            module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, is_causal=is_causal, **kwargs
+        )
+    causal = is_causal if is_causal is not None else getattr(module, "is_causal", True)
+    causal = query.shape[2] > 1 and attention_mask is None and causal
     output = torch.nn.functional.scaled_dot_product_attention(
         query,
         key,
@@ -54,7 +61,7 @@ def _sdpa_gqa_forward(
         dropout_p=dropout,
         scale=scaling,
         is_causal=causal,
-        enable_gqa=grouped,
+        enable_gqa=True,
     )
     return output.transpose(1, 2).contiguous(), None
 

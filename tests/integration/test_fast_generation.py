@@ -112,3 +112,25 @@ def test_growing_cache_follows_rows_dropped_or_positions_cropped_between_updates
         want = plain.update(key, value, layer_idx=0)
         assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])
         assert grown.get_seq_length() == plain.get_seq_length()
+
+
+def test_features_the_grouped_path_does_not_carry_go_to_transformers_sdpa() -> None:
+    import torch
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    from harness.backends._generation import _sdpa_gqa_forward
+
+    generator = torch.Generator().manual_seed(0)
+    module = torch.nn.Module()
+    module.num_key_value_groups = 3  # type: ignore[assignment]
+    module.is_causal = True  # type: ignore[assignment]
+    query = torch.randn((2, 6, 5, 8), generator=generator)
+    key, value = torch.randn((2, 2, 5, 8), generator=generator), torch.randn((2, 2, 5, 8), generator=generator)
+    bias = torch.randn((1, 6, 5, 5), generator=generator)  # a relative position bias, as T5-style models add
+    got, _ = _sdpa_gqa_forward(module, query, key, value, None, position_bias=bias)
+    want, _ = sdpa_attention_forward(module, query, key, value, None, position_bias=bias)
+    assert torch.equal(got, want)
+    plain, _ = _sdpa_gqa_forward(module, query, key, value, None)  # causal, no bias: the grouped kernel
+    assert not torch.allclose(plain, want)  # so the bias was not silently dropped above
+    reference, _ = sdpa_attention_forward(module, query, key, value, None)
+    assert torch.allclose(plain, reference, atol=1e-6)
