@@ -40,7 +40,7 @@ export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 
-.PHONY: help install eval serve guard bench bench-guard bench-suite test test-slow check check-label-studio gate report leaderboard scorers clean-cache
+.PHONY: help install eval serve guard bench bench-guard bench-suite bench-suite-compute test test-slow check check-label-studio gate report leaderboard scorers clean-cache
 
 help:
 	@awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' Makefile
@@ -74,9 +74,15 @@ guard: install
 	@test -n "$(UPSTREAM)" || { echo "usage: make guard UPSTREAM=http://host:port/v1 [PORT=8100]"; exit 2; }
 	$(BIN)/mindgate guard --upstream $(UPSTREAM) --port $(or $(PORT),8100)
 
-# Writes reports/bench/hf-suite.{json,md}: the whole suite once (BEFORE=1: twice), so allow an hour.
+# Writes reports/bench/hf-suite.{json,md}: the whole suite once (BEFORE=1: twice), so allow an hour;
+# then hf-suite-compute.{json,md}: the run's counted work against this CPU's measured rates.
 bench-suite: install
 	$(BIN)/python scripts/bench_suite.py $(if $(BEFORE),--before)
+	$(BIN)/python scripts/bench_suite_compute.py
+
+# Only the second half of bench-suite, on its last run (the run's samples must still exist).
+bench-suite-compute: install
+	$(BIN)/python scripts/bench_suite_compute.py
 
 # pytest exits 5 when it collects no tests; that is reported, not treated as a crash.
 test: install

@@ -34,6 +34,7 @@ from scripts.bench_speed import compare_answers  # noqa: E402
 SUITE = "mh_suite"
 BEFORE_FLAGS = ("--no-shared-prefix", "--generation-batch-size", "16")
 GOAL_S = 15 * 60
+SAMPLES_POINTER = ".hf-suite-samples.json"  # where the last runs' per-item samples are (not committed)
 
 
 def run_suite(work: Path, label: str, extra: tuple[str, ...]) -> dict[str, Any]:
@@ -121,6 +122,9 @@ def main() -> None:
         "answers": compare_runs(fast, before) if before else None,
     }
     args.out.mkdir(parents=True, exist_ok=True)
+    # the samples stay in a temporary folder: its path is machine-specific, so it goes to an ignored file
+    samples = {label: run.pop("samples_dir") for label, run in (("fast", fast), ("before", before)) if run}
+    (args.out / SAMPLES_POINTER).write_text(json.dumps(samples, indent=2) + "\n")
     (args.out / "hf-suite.json").write_text(json.dumps(results, indent=2) + "\n")
     (args.out / "hf-suite.md").write_text(markdown(results))
     print(markdown(results))
