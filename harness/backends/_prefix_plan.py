@@ -115,7 +115,9 @@ class _TrieBuilder:
 def pack_rows(sequences: Sequence[ScoredSequence], row_tokens: int) -> list[PackedRow]:
     """Pack requests into rows of at most ``row_tokens`` trie nodes (a request longer than that
     gets a row of its own). Requests are taken in token order, so those that share beginnings
-    are neighbours and land in the same row."""
+    are neighbours and land in the same row. A request whose input is already in the row (another
+    option of the same question, one token long) joins it whatever its size: a row that one
+    long request made wider than ``row_tokens`` is not computed again for each of its options."""
     if row_tokens < 1:
         raise ValueError("row_tokens must be positive")
     order = sorted(range(len(sequences)), key=lambda index: sequences[index].tokens)
@@ -123,7 +125,8 @@ def pack_rows(sequences: Sequence[ScoredSequence], row_tokens: int) -> list[Pack
     builder = _TrieBuilder()
     for index in order:
         sequence = sequences[index]
-        if len(builder) and len(builder) + builder.new_nodes(sequence.tokens) > row_tokens:
+        new = builder.new_nodes(sequence.tokens)
+        if len(builder) and new and len(builder) + new > row_tokens:
             rows.append(builder.row())
             builder = _TrieBuilder()
         builder.add(index, sequence)

@@ -114,6 +114,19 @@ def test_a_request_longer_than_a_row_gets_its_own_row() -> None:
     assert sorted(len(row) for row in rows) == [2, 40]
 
 
+def test_options_of_a_context_longer_than_a_row_share_that_row() -> None:
+    context = list(range(100, 140))
+    sequences = [scored_sequence(context, [letter], 2048) for letter in (1, 2, 3)]
+    sequences.append(scored_sequence(context, [4, 5], 2048))  # a longer option adds a node: a row of its own
+    sequences.append(scored_sequence([5, 6], [7], 2048))
+    rows = pack_rows(sequences, row_tokens=16)
+    assert sorted(len(row) for row in rows) == [2, 40, 41]
+    (long_row,) = [row for row in rows if len(row) == 40]
+    assert sorted(long_row.scored) == [0, 1, 2]
+    for row in rows:
+        _check_row(row, sequences)
+
+
 def test_batches_respect_every_bound_and_keep_each_row_once() -> None:
     rows = pack_rows([scored_sequence([i, i + 1, i + 2], [i + 3, i + 4], 2048) for i in range(0, 300, 5)], 8)
     batches = batch_rows(rows, max_rows=4, max_cells=24, max_scored=8)
