@@ -40,6 +40,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
 from harness.backends._prefix_plan import ScoredSequence, pack_rows, scored_sequence  # noqa: E402
+from scripts.bench_suite import SAMPLES_POINTER  # noqa: E402
 
 GEMM_SIZE = 4096
 ROW_TOKENS = 512  # the hf backend's default row size
@@ -167,12 +168,15 @@ def main() -> None:
     if not args.bench.is_file():
         raise SystemExit(f"{args.bench}: not found; run `make bench-suite` first")
     bench = json.loads(args.bench.read_text())
-    pointer = args.bench.parent / ".hf-suite-samples.json"
-    samples_dir = Path(json.loads(pointer.read_text())["fast"]) if pointer.is_file() else None
+    pointer = args.bench.parent / SAMPLES_POINTER
+    try:
+        samples_dir: Path | None = Path(json.loads(pointer.read_text())["fast"])
+    except (OSError, ValueError, KeyError, TypeError):
+        samples_dir = None
     if samples_dir is None or not samples_dir.is_dir():
         raise SystemExit(
-            f"{pointer}: the last `make bench-suite` run's samples are gone (they live in a temporary folder); "
-            "run `make bench-suite` again"
+            f"{pointer}: missing, unreadable, or naming samples that are gone (the last `make bench-suite` run's "
+            "samples live in a temporary folder); run `make bench-suite` again"
         )
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
